@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmak: DMA buffers.
+ *
+ * A buffer is charged to the open file (client) that allocated it and named
+ * by a handle that is unique on its device. The handle, each user mapping
+ * and (later) each transfer hold a reference; the memory goes back to the
+ * kernel, and the bytes back to the client's quota, on the last put.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/err.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "dmak.h"
+#include "dmak_compat.h"
+
+#define DMAK_HANDLE_LIMIT	XA_LIMIT(1, INT_MAX)
+
+static void dmak_buf_release(struct kref *ref)
+{
+	struct dmak_buf *buf = container_of(ref, struct dmak_buf, ref);
+	struct dmak_client *cl = buf->owner;
+	struct device *hw = cl->dd->hw;
+
+	if (buf->page)
+		dma_free_pages(hw, buf->alloc_size, buf->page, buf->dma,
+			       DMA_BIDIRECTIONAL);
+	else
+		dma_free_coherent(hw, buf->alloc_size, buf->vaddr, buf->dma);
+	atomic64_sub(buf->alloc_size, &cl->used);
+	kfree(buf);
+	dmak_client_put(cl);
+}
+
+static void dmak_buf_put(struct dmak_buf *buf)
+{
+	kref_put(&buf->ref, dmak_buf_release);
+}
+
+/*
+ * Takes a reference to the buffer named @handle if @cl owns it. A buffer
+ * found in the xarray still has its handle reference (the handle leaves the
+ * xarray before that reference is dropped), so kref_get() is safe under the
+ * xarray lock.
+ */
+static struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
+{
+	struct xarray *xa = &cl->dd->bufs;
+	struct dmak_buf *buf;
+
+	xa_lock(xa);
+	buf = xa_load(xa, handle);
+	if (!buf)
+		buf = ERR_PTR(-ENOENT);
+	else if (buf->owner != cl)
+		buf = ERR_PTR(-EACCES);
+	else
+		kref_get(&buf->ref);
+	xa_unlock(xa);
+	return buf;
+}
+
+/* Charges @bytes to @cl, or fails with EDQUOT past the quota. */
+static int dmak_charge(struct dmak_client *cl, u64 bytes)
+{
+	u64 quota = READ_ONCE(dmak_buf_quota);
+
+	if (!quota) {
+		atomic64_add(bytes, &cl->used);
+		return 0;
+	}
+	if (bytes > quota)
+		return -EDQUOT;
+	if (atomic64_add_return(bytes, &cl->used) > quota) {
+		atomic64_sub(bytes, &cl->used);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+static int dmak_buf_alloc_mem(struct device *hw, struct dmak_buf *buf)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
+
+	if (buf->flags & DMAK_BUF_CACHED) {
+		buf->page = dma_alloc_pages(hw, buf->alloc_size, &buf->dma,
+					    DMA_BIDIRECTIONAL, gfp);
+		buf->vaddr = buf->page ? page_address(buf->page) : NULL;
+	} else {
+		buf->vaddr = dma_alloc_coherent(hw, buf->alloc_size, &buf->dma,
+						gfp);
+	}
+	return buf->vaddr ? 0 : -ENOMEM;
+}
+
+int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
+{
+	struct dmak_dev *dd = cl->dd;
+	struct dmak_buf *buf;
+	u32 handle;
+	int ret;
+
+	if (arg->flags & ~DMAK_BUF_CACHED || !arg->size)
+		return -EINVAL;
+	if (arg->size > SIZE_MAX - PAGE_SIZE)
+		return -ENOMEM;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	kref_init(&buf->ref);
+	buf->flags = arg->flags;
+	buf->size = arg->size;
+	buf->alloc_size = PAGE_ALIGN(arg->size);
+
+	ret = dmak_charge(cl, buf->alloc_size);
+	if (ret)
+		goto err_free;
+	ret = dmak_buf_alloc_mem(dd->hw, buf);
+	if (ret)
+		goto err_uncharge;
+
+	kref_get(&cl->ref);
+	buf->owner = cl;
+	mutex_lock(&cl->lock);
+	ret = xa_alloc_cyclic(&dd->bufs, &handle, buf, DMAK_HANDLE_LIMIT,
+			      &dd->next_handle, GFP_KERNEL);
+	if (ret < 0) {
+		mutex_unlock(&cl->lock);
+		dmak_buf_put(buf);	/* frees the memory, uncharges, puts cl */
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	buf->handle = handle;
+	list_add_tail(&buf->node, &cl->bufs);
+	mutex_unlock(&cl->lock);
+
+	arg->handle = handle;
+	arg->mmap_offset = (u64)handle << PAGE_SHIFT;
+	arg->dma_addr = buf->dma;
+	return 0;
+
+err_uncharge:
+	atomic64_sub(buf->alloc_size, &cl->used);
+err_free:
+	kfree(buf);
+	return ret;
+}
+
+/* Drops the handle of a buffer; called with @cl->lock held. */
+static void dmak_buf_unlink(struct dmak_client *cl, struct dmak_buf *buf)
+{
+	lockdep_assert_held(&cl->lock);
+	xa_erase(&cl->dd->bufs, buf->handle);
+	list_del(&buf->node);
+	dmak_buf_put(buf);
+}
+
+int dmak_buf_free(struct dmak_client *cl, u32 handle)
+{
+	struct dmak_buf *buf;
+
+	mutex_lock(&cl->lock);
+	buf = dmak_buf_get(cl, handle);
+	if (!IS_ERR(buf)) {
+		dmak_buf_unlink(cl, buf);
+		dmak_buf_put(buf);
+	}
+	mutex_unlock(&cl->lock);
+	return PTR_ERR_OR_ZERO(buf);
+}
+
+void dmak_buf_release_all(struct dmak_client *cl)
+{
+	struct dmak_buf *buf, *tmp;
+
+	mutex_lock(&cl->lock);
+	list_for_each_entry_safe(buf, tmp, &cl->bufs, node)
+		dmak_buf_unlink(cl, buf);
+	mutex_unlock(&cl->lock);
+}
+
+int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)
+{
+	struct device *hw = cl->dd->hw;
+	struct dmak_buf *buf;
+	dma_addr_t start;
+	int ret = 0;
+
+	if (arg->direction & ~DMAK_SYNC_BIDIRECTIONAL || !arg->direction)
+		return -EINVAL;
+	buf = dmak_buf_get(cl, arg->handle);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+
+	if (!arg->size || arg->offset >= buf->size ||
+	    arg->size > buf->size - arg->offset) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (!buf->page)
+		goto out;	/* coherent: nothing to maintain */
+
+	start = buf->dma + arg->offset;
+	if (arg->direction & DMAK_SYNC_TO_DEVICE)
+		dma_sync_single_for_device(hw, start, arg->size, DMA_TO_DEVICE);
+	if (arg->direction & DMAK_SYNC_FROM_DEVICE)
+		dma_sync_single_for_cpu(hw, start, arg->size, DMA_FROM_DEVICE);
+out:
+	dmak_buf_put(buf);
+	return ret;
+}
+
+static void dmak_vm_open(struct vm_area_struct *vma)
+{
+	struct dmak_buf *buf = vma->vm_private_data;
+
+	kref_get(&buf->ref);
+}
+
+static void dmak_vm_close(struct vm_area_struct *vma)
+{
+	dmak_buf_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct dmak_vm_ops = {
+	.open = dmak_vm_open,
+	.close = dmak_vm_close,
+};
+
+/*
+ * Maps the buffer whose handle is the page offset of @vma. The mapping may
+ * be shorter than the buffer, never longer; it always starts at byte 0.
+ */
+int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
+{
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct device *hw = cl->dd->hw;
+	struct dmak_buf *buf;
+	int ret;
+
+	if (vma->vm_pgoff > U32_MAX)
+		return -EINVAL;
+	buf = dmak_buf_get(cl, vma->vm_pgoff);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf) == -ENOENT ? -EINVAL : PTR_ERR(buf);
+	if (len > buf->alloc_size) {
+		ret = -EINVAL;
+		goto err_put;
+	}
+
+	vma->vm_pgoff = 0;
+	dmak_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	if (buf->page)
+		ret = dma_mmap_pages(hw, vma, buf->alloc_size, buf->page);
+	else
+		ret = dma_mmap_coherent(hw, vma, buf->vaddr, buf->dma,
+					buf->alloc_size);
+	if (ret)
+		goto err_put;
+
+	vma->vm_private_data = buf;	/* the reference taken above */
+	vma->vm_ops = &dmak_vm_ops;
+	return 0;
+
+err_put:
+	dmak_buf_put(buf);
+	return ret;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shims for the kernel interfaces that changed between the kernels dmak
+ * builds on (5.15 and later).
+ */
+#ifndef _DMAK_COMPAT_H
+#define _DMAK_COMPAT_H
+
+#include <linux/device.h>
+#include <linux/mm.h>
+#include <linux/platform_device.h>
+#include <linux/version.h>
+
+/* 6.4 dropped the owner argument of class_create(). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+#define dmak_class_create(name)	class_create(THIS_MODULE, name)
+#else
+#define dmak_class_create(name)	class_create(name)
+#endif
+
+/* 6.3 made vma->vm_flags read-only and added vm_flags_set(). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void dmak_vm_flags_set(struct vm_area_struct *vma,
+				     vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#else
+#define dmak_vm_flags_set	vm_flags_set
+#endif
+
+/*
+ * Platform remove callbacks return void: through .remove_new from 6.3 and
+ * through .remove from 6.11. DMAK_PLATFORM_REMOVE(fn) names the member for
+ * a "void fn(struct platform_device *)"; before 6.3 it goes through an int
+ * wrapper that DMAK_DEFINE_REMOVE(fn) defines.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#define DMAK_DEFINE_REMOVE(fn)
+#define DMAK_PLATFORM_REMOVE(fn)	.remove = fn
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define DMAK_DEFINE_REMOVE(fn)
+#define DMAK_PLATFORM_REMOVE(fn)	.remove_new = fn
+#else
+#define DMAK_DEFINE_REMOVE(fn)						\
+	static int fn##_int(struct platform_device *pdev)		\
+	{								\
+		fn(pdev);						\
+		return 0;						\
+	}
+#define DMAK_PLATFORM_REMOVE(fn)	.remove = fn##_int
+#endif
+
+#endif /* _DMAK_COMPAT_H */

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmak: file operations of /dev/dmakN: open/release, ioctl dispatch, mmap.
+ *
+ * Every open file is a client with its own buffers; many processes may hold
+ * the device open at once. Ioctl arguments are copied in and out with no
+ * lock held.
+ */
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "dmak.h"
+
+static void dmak_client_release(struct kref *ref)
+{
+	struct dmak_client *cl = container_of(ref, struct dmak_client, ref);
+
+	put_device(&cl->dd->dev);
+	mutex_destroy(&cl->lock);
+	kfree(cl);
+}
+
+void dmak_client_put(struct dmak_client *cl)
+{
+	kref_put(&cl->ref, dmak_client_release);
+}
+
+static int dmak_open(struct inode *inode, struct file *file)
+{
+	struct dmak_dev *dd = container_of(inode->i_cdev, struct dmak_dev,
+					   cdev);
+	struct dmak_client *cl;
+
+	if (READ_ONCE(dd->dead))
+		return -ENODEV;
+	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+	if (!cl)
+		return -ENOMEM;
+	kref_init(&cl->ref);
+	mutex_init(&cl->lock);
+	INIT_LIST_HEAD(&cl->bufs);
+	get_device(&dd->dev);
+	cl->dd = dd;
+	file->private_data = cl;
+	return nonseekable_open(inode, file);
+}
+
+static int dmak_release(struct inode *inode, struct file *file)
+{
+	struct dmak_client *cl = file->private_data;
+
+	dmak_buf_release_all(cl);
+	dmak_client_put(cl);
+	return 0;
+}
+
+static long dmak_ioctl_info(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_info info = cl->dd->info;
+
+	info.buf_quota = READ_ONCE(dmak_buf_quota);
+	info.buf_used = atomic64_read(&cl->used);
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long dmak_ioctl_alloc(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_alloc arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = dmak_buf_alloc(cl, &arg);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		dmak_buf_free(cl, arg.handle);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long dmak_ioctl_free(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_free arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.reserved)
+		return -EINVAL;
+	return dmak_buf_free(cl, arg.handle);
+}
+
+static long dmak_ioctl_sync(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_sync arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	return dmak_buf_sync(cl, &arg);
+}
+
+static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct dmak_client *cl = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	if (READ_ONCE(cl->dd->dead))
+		return -ENODEV;
+
+	switch (cmd) {
+	case DMAK_IOC_INFO:
+		return dmak_ioctl_info(cl, uarg);
+	case DMAK_IOC_ALLOC:
+		return dmak_ioctl_alloc(cl, uarg);
+	case DMAK_IOC_FREE:
+		return dmak_ioctl_free(cl, uarg);
+	case DMAK_IOC_SYNC:
+		return dmak_ioctl_sync(cl, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int dmak_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct dmak_client *cl = file->private_data;
+
+	if (READ_ONCE(cl->dd->dead))
+		return -ENODEV;
+	return dmak_buf_mmap(cl, vma);
+}
+
+const struct file_operations dmak_fops = {
+	.owner = THIS_MODULE,
+	.open = dmak_open,
+	.release = dmak_release,
+	.unlocked_ioctl = dmak_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = dmak_mmap,
+};

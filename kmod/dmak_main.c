@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmak: driver for the Xilinx AXI DMA IP (PG021) with a char device per
+ * instance. This file holds the module, the platform driver and the
+ * per-instance set-up: properties, registers, reset, /dev/dmakN and sysfs.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/idr.h>
+#include <linux/io.h>
+#include <linux/mod_devicetable.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/property.h>
+#include <linux/regmap.h>
+#include <linux/slab.h>
+
+#include "dmak.h"
+#include "dmak_compat.h"
+#include "dmak_hw.h"
+
+#define DMAK_MAX_DEVICES	64
+
+unsigned long dmak_buf_quota = 512UL << 20;
+module_param_named(buf_quota, dmak_buf_quota, ulong, 0644);
+MODULE_PARM_DESC(buf_quota,
+		 "Bytes of DMA buffers one open file may hold (0: no limit)");
+
+static dev_t dmak_devt;
+static struct class *dmak_class;
+static DEFINE_IDA(dmak_minors);
+
+/* sysfs: what DMAK_IOC_INFO reports, one value a file */
+
+static struct dmak_dev *to_dmak_dev(struct device *dev)
+{
+	return container_of(dev, struct dmak_dev, dev);
+}
+
+#define DMAK_INFO_ATTR(field, fmt)					\
+static ssize_t field##_show(struct device *dev,				\
+			    struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, fmt "\n", to_dmak_dev(dev)->info.field); \
+}									\
+static DEVICE_ATTR_RO(field)
+
+DMAK_INFO_ATTR(abi_version, "%u");
+DMAK_INFO_ATTR(length_width, "%u");
+DMAK_INFO_ATTR(addr_width, "%u");
+DMAK_INFO_ATTR(data_width, "%u");
+DMAK_INFO_ATTR(ring_size, "%u");
+DMAK_INFO_ATTR(max_transfer, "%llu");
+
+static ssize_t features_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	u32 flags = to_dmak_dev(dev)->info.flags;
+
+	return sysfs_emit(buf, "%s%s%s%s\n",
+			  flags & DMAK_INFO_MM2S ? "mm2s " : "",
+			  flags & DMAK_INFO_S2MM ? "s2mm " : "",
+			  flags & DMAK_INFO_SG ? "sg " : "",
+			  flags & DMAK_INFO_DRE ? "dre" : "");
+}
+static DEVICE_ATTR_RO(features);
+
+static struct attribute *dmak_attrs[] = {
+	&dev_attr_abi_version.attr,
+	&dev_attr_length_width.attr,
+	&dev_attr_addr_width.attr,
+	&dev_attr_data_width.attr,
+	&dev_attr_ring_size.attr,
+	&dev_attr_max_transfer.attr,
+	&dev_attr_features.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(dmak);
+
+/* properties, as a DT node or a software node gives them */
+
+static u32 dmak_prop_u32(struct device *dev, const char *name, u32 def)
+{
+	struct fwnode_handle *child;
+	u32 val, best = 0;
+
+	if (!device_property_read_u32(dev, name, &val))
+		return val;
+	/* per-channel child nodes: take the widest */
+	device_for_each_child_node(dev, child)
+		if (!fwnode_property_read_u32(child, name, &val))
+			best = max(best, val);
+	return best ?: def;
+}
+
+static bool dmak_prop_dre(struct device *dev)
+{
+	struct fwnode_handle *child;
+	bool all = false;
+
+	if (device_property_read_bool(dev, "xlnx,include-dre"))
+		return true;
+	/* per-channel child nodes: only if every channel has one */
+	device_for_each_child_node(dev, child) {
+		if (!fwnode_property_read_bool(child, "xlnx,include-dre")) {
+			fwnode_handle_put(child);
+			return false;
+		}
+		all = true;
+	}
+	return all;
+}
+
+static int dmak_read_props(struct dmak_dev *dd)
+{
+	struct device *hw = dd->hw;
+	struct dmak_info *info = &dd->info;
+
+	info->abi_version = DMAK_ABI_VERSION;
+	info->length_width = dmak_prop_u32(hw, "xlnx,sg-length-width",
+					   DMAK_LENGTH_WIDTH_DEF);
+	info->addr_width = dmak_prop_u32(hw, "xlnx,addrwidth", 32);
+	info->data_width = dmak_prop_u32(hw, "xlnx,datawidth", 32);
+	if (dmak_prop_dre(hw))
+		info->flags |= DMAK_INFO_DRE;
+
+	if (info->length_width < DMAK_LENGTH_WIDTH_MIN ||
+	    info->length_width > DMAK_LENGTH_WIDTH_MAX)
+		return dev_err_probe(hw, -EINVAL,
+				     "xlnx,sg-length-width %u is not in 8..26\n",
+				     info->length_width);
+	if (info->addr_width < 32 || info->addr_width > 64)
+		return dev_err_probe(hw, -EINVAL,
+				     "xlnx,addrwidth %u is not in 32..64\n",
+				     info->addr_width);
+	if (info->data_width < 8 || info->data_width > 1024 ||
+	    !is_power_of_2(info->data_width))
+		return dev_err_probe(hw, -EINVAL,
+				     "xlnx,datawidth %u is not a power of 2 in 8..1024\n",
+				     info->data_width);
+	info->max_transfer = BIT_ULL(info->length_width) - 1;
+	return 0;
+}
+
+static int dmak_get_irqs(struct platform_device *pdev, struct dmak_dev *dd)
+{
+	int irq;
+
+	irq = platform_get_irq_byname_optional(pdev, "mm2s_introut");
+	if (irq == -EPROBE_DEFER)
+		return irq;
+	if (irq > 0) {
+		dd->irq_mm2s = irq;
+		dd->info.flags |= DMAK_INFO_MM2S;
+	}
+	irq = platform_get_irq_byname_optional(pdev, "s2mm_introut");
+	if (irq == -EPROBE_DEFER)
+		return irq;
+	if (irq > 0) {
+		dd->irq_s2mm = irq;
+		dd->info.flags |= DMAK_INFO_S2MM;
+	}
+	if (!dd->irq_mm2s && !dd->irq_s2mm)
+		return dev_err_probe(&pdev->dev, -ENXIO,
+				     "no mm2s_introut or s2mm_introut interrupt\n");
+	return 0;
+}
+
+/* registers: MMIO on hardware, else the regmap of the parent (simulator) */
+
+static const struct regmap_config dmak_regmap_config = {
+	.name = "axi-dma",
+	.reg_bits = 32,
+	.val_bits = 32,
+	.reg_stride = 4,
+	.max_register = DMAK_MAX_REG,
+};
+
+static int dmak_get_regmap(struct platform_device *pdev, struct dmak_dev *dd)
+{
+	struct device *hw = &pdev->dev;
+	void __iomem *base;
+
+	if (platform_get_resource(pdev, IORESOURCE_MEM, 0)) {
+		base = devm_platform_ioremap_resource(pdev, 0);
+		if (IS_ERR(base))
+			return PTR_ERR(base);
+		dd->regmap = devm_regmap_init_mmio(hw, base,
+						   &dmak_regmap_config);
+	} else if (hw->parent) {
+		dd->regmap = dev_get_regmap(hw->parent, NULL) ?:
+			     ERR_PTR(-ENODEV);
+	} else {
+		dd->regmap = ERR_PTR(-ENODEV);
+	}
+	if (IS_ERR(dd->regmap))
+		return dev_err_probe(hw, PTR_ERR(dd->regmap),
+				     "no registers: no memory resource and no parent regmap\n");
+	return 0;
+}
+
+/* Resets the whole core through the bank of a channel that exists. */
+static int dmak_hw_reset(struct dmak_dev *dd)
+{
+	unsigned int bank = dd->irq_mm2s ? DMAK_MM2S_BASE : DMAK_S2MM_BASE;
+	unsigned int cr;
+	int ret;
+
+	ret = regmap_write(dd->regmap, bank + DMAK_DMACR, DMAK_CR_RESET);
+	if (ret)
+		return ret;
+	return regmap_read_poll_timeout(dd->regmap, bank + DMAK_DMACR, cr,
+					!(cr & DMAK_CR_RESET), 10, 100000);
+}
+
+static int dmak_hw_init(struct dmak_dev *dd)
+{
+	unsigned int bank = dd->irq_mm2s ? DMAK_MM2S_BASE : DMAK_S2MM_BASE;
+	unsigned int sr;
+	int ret;
+
+	ret = dmak_hw_reset(dd);
+	if (ret)
+		return dev_err_probe(dd->hw, ret,
+				     "engine did not come out of reset\n");
+	ret = regmap_read(dd->regmap, bank + DMAK_DMASR, &sr);
+	if (ret)
+		return ret;
+	if (!(sr & DMAK_SR_HALTED))
+		return dev_err_probe(dd->hw, -EIO,
+				     "engine not halted after reset (DMASR %#x)\n",
+				     sr);
+	if (sr & DMAK_SR_SG_INCLD)
+		dd->info.flags |= DMAK_INFO_SG;
+	return 0;
+}
+
+/* the class device and its char device */
+
+static void dmak_dev_release(struct device *dev)
+{
+	struct dmak_dev *dd = to_dmak_dev(dev);
+
+	xa_destroy(&dd->bufs);
+	ida_free(&dmak_minors, MINOR(dev->devt));
+	put_device(dd->hw);
+	kfree(dd);
+}
+
+static int dmak_probe(struct platform_device *pdev)
+{
+	struct device *hw = &pdev->dev;
+	struct dmak_dev *dd;
+	int minor, ret;
+
+	/* Not devm: it lives on while files, buffers or mappings use it. */
+	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
+	if (!dd)
+		return -ENOMEM;
+	dd->hw = hw;
+	xa_init_flags(&dd->bufs, XA_FLAGS_ALLOC1);
+
+	ret = dmak_read_props(dd);
+	if (!ret)
+		ret = dmak_get_irqs(pdev, dd);
+	if (!ret)
+		ret = dmak_get_regmap(pdev, dd);
+	if (!ret)
+		ret = dmak_hw_init(dd);
+	if (!ret)
+		ret = dma_set_mask_and_coherent(hw,
+						DMA_BIT_MASK(dd->info.addr_width));
+	if (ret)
+		goto err_free;
+
+	minor = ida_alloc_max(&dmak_minors, DMAK_MAX_DEVICES - 1, GFP_KERNEL);
+	if (minor < 0) {
+		ret = minor;
+		goto err_free;
+	}
+
+	get_device(hw);
+	device_initialize(&dd->dev);
+	dd->dev.class = dmak_class;
+	dd->dev.parent = hw;
+	dd->dev.devt = MKDEV(MAJOR(dmak_devt), minor);
+	dd->dev.groups = dmak_groups;
+	dd->dev.release = dmak_dev_release;
+	ret = dev_set_name(&dd->dev, DMAK_NAME "%d", minor);
+	if (ret)
+		goto err_put;
+
+	cdev_init(&dd->cdev, &dmak_fops);
+	dd->cdev.owner = THIS_MODULE;
+	ret = cdev_device_add(&dd->cdev, &dd->dev);
+	if (ret)
+		goto err_put;
+
+	platform_set_drvdata(pdev, dd);
+	dev_info(hw, "%s: %s%s%slength %u bits, address %u bits, data %u bits\n",
+		 dev_name(&dd->dev),
+		 dd->info.flags & DMAK_INFO_MM2S ? "mm2s, " : "",
+		 dd->info.flags & DMAK_INFO_S2MM ? "s2mm, " : "",
+		 dd->info.flags & DMAK_INFO_SG ? "sg, " : "direct, ",
+		 dd->info.length_width, dd->info.addr_width,
+		 dd->info.data_width);
+	return 0;
+
+err_put:
+	put_device(&dd->dev);	/* frees the minor, hw reference and dd */
+	return ret;
+err_free:
+	xa_destroy(&dd->bufs);
+	kfree(dd);
+	return ret;
+}
+
+static void dmak_remove(struct platform_device *pdev)
+{
+	struct dmak_dev *dd = platform_get_drvdata(pdev);
+
+	WRITE_ONCE(dd->dead, true);
+	/* Stop the engine touching memory; buffers stay until released. */
+	if (dmak_hw_reset(dd))
+		dev_warn(dd->hw, "engine did not come out of reset\n");
+	cdev_device_del(&dd->cdev, &dd->dev);
+	put_device(&dd->dev);
+}
+DMAK_DEFINE_REMOVE(dmak_remove)
+
+static const struct of_device_id dmak_of_match[] = {
+	{ .compatible = "pydmak,axi-dma" },
+	{ .compatible = "xlnx,axi-dma-1.00.a" },
+	{ }
+};
+MODULE_DEVICE_TABLE(of, dmak_of_match);
+
+static const struct platform_device_id dmak_id_table[] = {
+	{ .name = "pydmak-axi-dma" },
+	{ }
+};
+MODULE_DEVICE_TABLE(platform, dmak_id_table);
+
+static struct platform_driver dmak_driver = {
+	.driver = {
+		.name = DMAK_NAME,
+		.of_match_table = dmak_of_match,
+	},
+	.id_table = dmak_id_table,
+	.probe = dmak_probe,
+	DMAK_PLATFORM_REMOVE(dmak_remove),
+};
+
+static int __init dmak_init(void)
+{
+	int ret;
+
+	ret = alloc_chrdev_region(&dmak_devt, 0, DMAK_MAX_DEVICES, DMAK_NAME);
+	if (ret)
+		return ret;
+	dmak_class = dmak_class_create(DMAK_NAME);
+	if (IS_ERR(dmak_class)) {
+		ret = PTR_ERR(dmak_class);
+		goto err_region;
+	}
+	ret = platform_driver_register(&dmak_driver);
+	if (ret)
+		goto err_class;
+	return 0;
+
+err_class:
+	class_destroy(dmak_class);
+err_region:
+	unregister_chrdev_region(dmak_devt, DMAK_MAX_DEVICES);
+	return ret;
+}
+module_init(dmak_init);
+
+static void __exit dmak_exit(void)
+{
+	platform_driver_unregister(&dmak_driver);
+	class_destroy(dmak_class);
+	unregister_chrdev_region(dmak_devt, DMAK_MAX_DEVICES);
+	ida_destroy(&dmak_minors);
+}
+module_exit(dmak_exit);
+
+MODULE_DESCRIPTION("Xilinx AXI DMA driver with user-space buffers and transfers");
+MODULE_AUTHOR("pydmak developers");
+MODULE_LICENSE("GPL");
