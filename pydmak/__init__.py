@@ -1,0 +1,28 @@
+"""pydmak: the Xilinx AXI DMA from Python.
+
+A ctypes-only wrapper of the dmak kernel driver (``/dev/dmakN``) with a
+PYNQ-compatible API. Importing needs no device; the first call that touches
+one raises :class:`DeviceNotFoundError` saying what is missing.
+"""
+
+from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
+from .buffer import DMABuffer, allocate
+from .device import Device, DeviceInfo, RawBuffer, default_device, devices
+from .errors import DeviceNotFoundError, DmakError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DMABuffer",
+    "Device",
+    "DeviceInfo",
+    "DeviceNotFoundError",
+    "DmakError",
+    "RawBuffer",
+    "SYNC_BIDIRECTIONAL",
+    "SYNC_FROM_DEVICE",
+    "SYNC_TO_DEVICE",
+    "allocate",
+    "default_device",
+    "devices",
+]

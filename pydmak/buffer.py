@@ -1,0 +1,205 @@
+"""DMA buffers as numpy arrays: ``allocate()`` and ``DMABuffer``."""
+
+from __future__ import annotations
+
+import operator
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _uapi
+from .device import Device, RawBuffer, default_device
+
+__all__ = ["allocate", "DMABuffer"]
+
+Shape = Union[int, Sequence[int]]
+
+
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+def _byte_extent(arr: np.ndarray) -> Tuple[int, int]:
+    """First and one-past-last byte address that ``arr`` touches."""
+    low = high = _address(arr)
+    if arr.size == 0:
+        return low, low
+    for n, stride in zip(arr.shape, arr.strides):
+        if stride < 0:
+            low += (n - 1) * stride
+        else:
+            high += (n - 1) * stride
+    return low, high + arr.itemsize
+
+
+class _Allocation:
+    """One kernel buffer mapped into this process, shared by its views."""
+
+    __slots__ = ("device", "raw", "mmap", "vaddr", "freed", "__weakref__")
+
+    def __init__(self, device: Device, raw: RawBuffer, mapping) -> None:
+        self.device = device
+        self.raw = raw
+        self.mmap = mapping
+        self.vaddr = 0
+        self.freed = False
+
+    def contains(self, arr: np.ndarray) -> bool:
+        low, high = _byte_extent(arr)
+        return self.vaddr <= low and high <= self.vaddr + self.raw.size
+
+    def free(self) -> None:
+        if self.freed:
+            return
+        self.freed = True
+        if not self.device.closed:
+            self.device.free(self.raw.handle)
+        # The memory stays mapped, and valid, until the last view of it is
+        # gone: the mapping holds the kernel buffer alive.
+
+
+class DMABuffer(np.ndarray):
+    """A numpy array in DMA-capable memory, as PYNQ's ``PynqBuffer``.
+
+    Slices and views are ``DMABuffer`` too and report their own
+    ``physical_address``. Arrays that numpy computes into fresh memory
+    (``buf + 1``, ``buf.copy()``) are not in the DMA buffer: asking them
+    for a physical address raises ``ValueError``.
+    """
+
+    _dmak: Optional[_Allocation] = None
+
+    def __array_finalize__(self, obj) -> None:
+        alloc = getattr(obj, "_dmak", None)
+        if alloc is not None and not alloc.contains(self):
+            alloc = None
+        self._dmak = alloc
+
+    def _alloc(self) -> _Allocation:
+        alloc = self._dmak
+        if alloc is None:
+            raise ValueError("this array does not live in a DMA buffer "
+                             "(numpy made it in ordinary memory)")
+        if alloc.freed:
+            raise ValueError("the DMA buffer of this array was freed")
+        return alloc
+
+    @property
+    def physical_address(self) -> int:
+        """Address of the first element as the DMA engine sees it."""
+        alloc = self._alloc()
+        return alloc.raw.dma_addr + (_address(self) - alloc.vaddr)
+
+    device_address = physical_address
+
+    @property
+    def cacheable(self) -> bool:
+        """True for a cached buffer (needs flush/invalidate)."""
+        return self._alloc().raw.cached
+
+    @property
+    def coherent(self) -> bool:
+        """True for a coherent buffer (flush/invalidate do nothing)."""
+        return not self.cacheable
+
+    @property
+    def device(self) -> Device:
+        """The device the buffer belongs to."""
+        return self._alloc().device
+
+    def _sync(self, direction: int) -> None:
+        alloc = self._alloc()
+        if not alloc.raw.cached:
+            return
+        low, high = _byte_extent(self)
+        if high > low:
+            alloc.device.sync(alloc.raw.handle, low - alloc.vaddr,
+                              high - low, direction)
+
+    def flush(self) -> None:
+        """Writes the CPU's cached writes to memory, for the device to read.
+
+        A no-op on coherent buffers.
+        """
+        self._sync(_uapi.SYNC_TO_DEVICE)
+
+    def invalidate(self) -> None:
+        """Drops stale cache lines, so the CPU reads what the device wrote.
+
+        A no-op on coherent buffers.
+        """
+        self._sync(_uapi.SYNC_FROM_DEVICE)
+
+    sync_to_device = flush
+    sync_from_device = invalidate
+
+    def freebuffer(self) -> None:
+        """Gives the buffer back; idempotent.
+
+        Views of it stay readable until they are gone (the mapping keeps the
+        memory), but no longer name a DMA buffer.
+        """
+        if self._dmak is not None:
+            self._dmak.free()
+
+    close = freebuffer
+
+    def __enter__(self) -> "DMABuffer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.freebuffer()
+
+
+def _normalise_shape(shape: Shape) -> Tuple[int, ...]:
+    try:
+        dims = (operator.index(shape),)
+    except TypeError:
+        try:
+            dims = tuple(operator.index(d) for d in shape)
+        except TypeError:
+            raise TypeError("shape must be an int or a sequence of ints, "
+                            f"not {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape {dims} has a negative dimension")
+    return dims
+
+
+def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
+             device: Optional[Device] = None) -> DMABuffer:
+    """Allocates a DMA buffer and returns it as a numpy array.
+
+    ``shape`` and ``dtype`` are numpy's. ``cacheable=False`` gives coherent
+    memory (uncached on SoCs without hardware coherency; never needs
+    flush/invalidate); ``cacheable=True`` gives cached memory, faster for
+    the CPU, that needs ``flush()`` before the device reads it and
+    ``invalidate()`` before the CPU reads what the device wrote.
+    ``device`` defaults to the first ``/dev/dmakN``.
+    """
+    dims = _normalise_shape(shape)
+    dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError(f"dtype {dt} holds Python objects, which cannot "
+                        "live in a DMA buffer")
+    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    if nbytes < 1:
+        raise ValueError(f"shape {dims} of {dt} is empty: a DMA buffer "
+                         "needs at least one byte")
+    if device is None:
+        device = default_device()
+    elif not isinstance(device, Device):
+        raise TypeError(f"device must be a pydmak.Device, not "
+                        f"{type(device).__name__}")
+
+    raw = device.alloc(nbytes, cached=bool(cacheable))
+    try:
+        mapping = device.mmap(raw)
+    except BaseException:
+        device.free(raw.handle)
+        raise
+    alloc = _Allocation(device, raw, mapping)
+    root = np.frombuffer(mapping, dtype=np.uint8, count=nbytes)
+    alloc.vaddr = _address(root)
+    arr = root.view(dt).reshape(dims).view(DMABuffer)
+    arr._dmak = alloc
+    return arr

@@ -1,0 +1,271 @@
+"""The dmak char device: discovery, INFO, and the buffer ioctls."""
+
+from __future__ import annotations
+
+import errno
+import glob
+import mmap
+import os
+import re
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Union
+
+from . import _uapi
+from ._ioctl import ioctl
+from .errors import DeviceNotFoundError, DmakError
+
+__all__ = ["Device", "DeviceInfo", "RawBuffer", "devices", "default_device"]
+
+DEV_GLOB = "/dev/dmak*"
+
+
+def devices() -> List[str]:
+    """Returns the paths of the dmak devices present, in index order."""
+    found = [p for p in glob.glob(DEV_GLOB) if re.fullmatch(r".*/dmak\d+", p)]
+    return sorted(found, key=lambda p: int(re.search(r"\d+$", p).group()))
+
+
+def _resolve(path_or_index: Union[str, int, None]) -> str:
+    if path_or_index is None:
+        found = devices()
+        if not found:
+            raise DeviceNotFoundError.explain("(/dev/dmak* is absent)")
+        return found[0]
+    if isinstance(path_or_index, bool) or not isinstance(
+            path_or_index, (int, str, os.PathLike)):
+        raise TypeError("a device is a path or an index, not "
+                        f"{type(path_or_index).__name__}")
+    if isinstance(path_or_index, int):
+        if path_or_index < 0:
+            raise ValueError(f"device index {path_or_index} is negative")
+        return f"/dev/dmak{path_or_index}"
+    return os.fspath(path_or_index)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What one AXI DMA instance offers (``DMAK_IOC_INFO``)."""
+
+    abi_version: int
+    mm2s: bool
+    s2mm: bool
+    sg: bool
+    dre: bool
+    length_width: int
+    addr_width: int
+    data_width: int
+    ring_size: int
+    max_transfer: int
+    buf_quota: int
+    buf_used: int
+
+    @property
+    def alignment(self) -> int:
+        """Byte alignment transfer addresses need (1 with DRE)."""
+        return 1 if self.dre else self.data_width // 8
+
+
+@dataclass(frozen=True)
+class RawBuffer:
+    """A buffer as ``DMAK_IOC_ALLOC`` returns it."""
+
+    handle: int
+    size: int
+    cached: bool
+    mmap_offset: int
+    dma_addr: int
+
+
+_REASONS: Dict[str, Dict[int, str]] = {
+    "ALLOC": {
+        errno.EDQUOT: "this would pass the quota of {quota} bytes an open "
+                      "file may hold (dmak module parameter buf_quota)",
+        errno.ENOMEM: "the kernel has no {size} physically contiguous bytes "
+                      "to give; larger buffers need CMA (cma=SIZE on the "
+                      "kernel command line)",
+        errno.EINVAL: "size must be at least 1 byte and flags known",
+    },
+    "FREE": {
+        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
+        errno.EACCES: "buffer {handle} belongs to another open file",
+    },
+    "SYNC": {
+        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
+        errno.EACCES: "buffer {handle} belongs to another open file",
+        errno.EINVAL: "bytes {offset}..{end} are not inside the buffer",
+    },
+    "MMAP": {
+        errno.EINVAL: "no buffer of this file is at offset {offset}, or "
+                      "{length} bytes is longer than the buffer",
+        errno.EACCES: "the buffer at offset {offset} belongs to another "
+                      "open file",
+    },
+}
+
+
+class Device:
+    """An open dmak device, ``/dev/dmakN``.
+
+    ``path_or_index`` is a path, an index N for ``/dev/dmakN``, or None for
+    the first device present. Buffers allocated through a device belong to
+    it: closing the device frees them once nothing maps them any more.
+    """
+
+    def __init__(self, path_or_index: Union[str, int, None] = None) -> None:
+        self.path = _resolve(path_or_index)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise DeviceNotFoundError.explain(self.path) from None
+        except PermissionError as exc:
+            raise PermissionError(
+                exc.errno, f"{self.path}: permission denied: run as root or "
+                "give your group access with a udev rule (see README)"
+            ) from None
+        self._fd: Optional[int] = fd
+        self._closer = weakref.finalize(self, os.close, fd)
+        info = self.info
+        if info.abi_version != _uapi.ABI_VERSION:
+            self.close()
+            raise DmakError(
+                errno.EPROTO,
+                f"{self.path} speaks dmak ABI {info.abi_version}, this "
+                f"pydmak speaks {_uapi.ABI_VERSION}: install matching "
+                "versions of the module and the package")
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._fd}"
+        return f"<pydmak.Device {self.path} {state}>"
+
+    def fileno(self) -> int:
+        """The file descriptor, for selectors and asyncio."""
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._fd is None
+
+    def close(self) -> None:
+        """Closes the device; idempotent.
+
+        Buffers of this device stay readable while arrays map them; their
+        memory goes back to the kernel when the last mapping goes away.
+        """
+        if self._fd is not None:
+            self._fd = None
+            self._closer()
+
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, what: str, request: int, arg, **ctx) -> None:
+        try:
+            ioctl(self.fileno(), request, arg)
+        except OSError as exc:
+            raise self._error(what, exc.errno, **ctx) from None
+
+    def _error(self, what: str, err: int, **ctx) -> DmakError:
+        if err == errno.ENODEV:
+            reason = "the device was removed (its driver was unbound)"
+        else:
+            reason = _REASONS.get(what, {}).get(err, os.strerror(err))
+            reason = reason.format(**ctx)
+        return DmakError(err, f"{self.path}: {what}: {reason}")
+
+    @property
+    def info(self) -> DeviceInfo:
+        """What the instance offers, and this file's buffer usage."""
+        raw = _uapi.dmak_info()
+        self._call("INFO", _uapi.IOC_INFO, raw)
+        flags = raw.flags
+        return DeviceInfo(
+            abi_version=raw.abi_version,
+            mm2s=bool(flags & _uapi.INFO_MM2S),
+            s2mm=bool(flags & _uapi.INFO_S2MM),
+            sg=bool(flags & _uapi.INFO_SG),
+            dre=bool(flags & _uapi.INFO_DRE),
+            length_width=raw.length_width,
+            addr_width=raw.addr_width,
+            data_width=raw.data_width,
+            ring_size=raw.ring_size,
+            max_transfer=raw.max_transfer,
+            buf_quota=raw.buf_quota,
+            buf_used=raw.buf_used,
+        )
+
+    def alloc(self, size: int, cached: bool = False) -> RawBuffer:
+        """Allocates ``size`` bytes of DMA memory (``DMAK_IOC_ALLOC``)."""
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"size must be an int, not {type(size).__name__}")
+        if size < 1:
+            raise ValueError(f"size must be at least 1 byte, not {size}")
+        raw = _uapi.dmak_alloc(size=size, flags=(
+            _uapi.BUF_CACHED if cached else _uapi.BUF_COHERENT))
+        self._call("ALLOC", _uapi.IOC_ALLOC, raw, size=size,
+                   quota=_QuotaText(self))
+        return RawBuffer(handle=raw.handle, size=size, cached=bool(cached),
+                         mmap_offset=raw.mmap_offset, dma_addr=raw.dma_addr)
+
+    def free(self, handle: int) -> None:
+        """Frees a buffer's handle (``DMAK_IOC_FREE``)."""
+        self._call("FREE", _uapi.IOC_FREE, _uapi.dmak_free(handle=handle),
+                   handle=handle)
+
+    def sync(self, handle: int, offset: int, size: int,
+             direction: int) -> None:
+        """Cache maintenance on bytes ``offset..offset+size`` of a buffer.
+
+        ``direction`` is ``SYNC_TO_DEVICE`` (flush), ``SYNC_FROM_DEVICE``
+        (invalidate) or ``SYNC_BIDIRECTIONAL``.
+        """
+        raw = _uapi.dmak_sync(handle=handle, direction=direction,
+                              offset=offset, size=size)
+        self._call("SYNC", _uapi.IOC_SYNC, raw, handle=handle,
+                   offset=offset, end=offset + size)
+
+    def mmap(self, buf: RawBuffer) -> mmap.mmap:
+        """Maps a buffer of this device into the process."""
+        try:
+            return mmap.mmap(self.fileno(), buf.size, mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE,
+                             offset=buf.mmap_offset)
+        except OSError as exc:
+            raise self._error("MMAP", exc.errno, offset=buf.mmap_offset,
+                              length=buf.size) from None
+
+
+class _QuotaText:
+    """Formats the quota lazily: only an EDQUOT message asks for it."""
+
+    def __init__(self, dev: Device) -> None:
+        self._dev = dev
+
+    def __format__(self, spec: str) -> str:
+        try:
+            return format(self._dev.info.buf_quota, spec)
+        except OSError:
+            return "?"
+
+
+_default_lock = threading.Lock()
+_default: Optional[Device] = None
+
+
+def default_device() -> Device:
+    """The device ``allocate()`` and ``DMA()`` use when given none.
+
+    Opened on first use (the first ``/dev/dmakN``) and kept open.
+    """
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = Device()
+        return _default
