@@ -30,6 +30,9 @@
  *	ENODEV, while buffers already allocated stay valid until released
  * @bufs: handle -> struct dmak_buf, for every live handle of every file
  * @next_handle: cursor for cyclic handle allocation
+ * @buf_count: buffers whose memory is allocated (handles, or mappings
+ *	after the handle went away)
+ * @buf_bytes: bytes of those buffers
  * @info: what DMAK_IOC_INFO and sysfs report (per-file fields left zero)
  * @irq_mm2s: MM2S interrupt, or 0 when the channel is absent
  * @irq_s2mm: S2MM interrupt, or 0 when the channel is absent
@@ -42,6 +45,8 @@ struct dmak_dev {
 	bool dead;
 	struct xarray bufs;
 	u32 next_handle;
+	atomic_t buf_count;
+	atomic64_t buf_bytes;
 	struct dmak_info info;
 	int irq_mm2s;
 	int irq_s2mm;

@@ -21,7 +21,8 @@ static void dmak_buf_release(struct kref *ref)
 {
 	struct dmak_buf *buf = container_of(ref, struct dmak_buf, ref);
 	struct dmak_client *cl = buf->owner;
-	struct device *hw = cl->dd->hw;
+	struct dmak_dev *dd = cl->dd;
+	struct device *hw = dd->hw;
 
 	if (buf->page)
 		dma_free_pages(hw, buf->alloc_size, buf->page, buf->dma,
@@ -29,6 +30,8 @@ static void dmak_buf_release(struct kref *ref)
 	else
 		dma_free_coherent(hw, buf->alloc_size, buf->vaddr, buf->dma);
 	atomic64_sub(buf->alloc_size, &cl->used);
+	atomic64_sub(buf->alloc_size, &dd->buf_bytes);
+	atomic_dec(&dd->buf_count);
 	kfree(buf);
 	dmak_client_put(cl);
 }
@@ -121,6 +124,8 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 	if (ret)
 		goto err_uncharge;
 
+	atomic_inc(&dd->buf_count);
+	atomic64_add(buf->alloc_size, &dd->buf_bytes);
 	kref_get(&cl->ref);
 	buf->owner = cl;
 	mutex_lock(&cl->lock);

@@ -64,6 +64,16 @@ static ssize_t features_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(features);
 
+static ssize_t buffers_show(struct device *dev,
+			    struct device_attribute *attr, char *buf)
+{
+	struct dmak_dev *dd = to_dmak_dev(dev);
+
+	return sysfs_emit(buf, "%d %lld\n", atomic_read(&dd->buf_count),
+			  atomic64_read(&dd->buf_bytes));
+}
+static DEVICE_ATTR_RO(buffers);
+
 static struct attribute *dmak_attrs[] = {
 	&dev_attr_abi_version.attr,
 	&dev_attr_length_width.attr,
@@ -72,6 +82,7 @@ static struct attribute *dmak_attrs[] = {
 	&dev_attr_ring_size.attr,
 	&dev_attr_max_transfer.attr,
 	&dev_attr_features.attr,
+	&dev_attr_buffers.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(dmak);
