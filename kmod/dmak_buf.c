@@ -64,17 +64,13 @@ static struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
 	return buf;
 }
 
-/* Charges @bytes to @cl, or fails with EDQUOT past the quota. */
-static int dmak_charge(struct dmak_client *cl, u64 bytes)
+/* Charges @bytes to @cl, or fails with EDQUOT past @quota (0: none). */
+static int dmak_charge(struct dmak_client *cl, u64 bytes, u64 quota)
 {
-	u64 quota = READ_ONCE(dmak_buf_quota);
-
 	if (!quota) {
 		atomic64_add(bytes, &cl->used);
 		return 0;
 	}
-	if (bytes > quota)
-		return -EDQUOT;
 	if (atomic64_add_return(bytes, &cl->used) > quota) {
 		atomic64_sub(bytes, &cl->used);
 		return -EDQUOT;
@@ -99,6 +95,7 @@ static int dmak_buf_alloc_mem(struct device *hw, struct dmak_buf *buf)
 
 int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 {
+	u64 quota = READ_ONCE(dmak_buf_quota);
 	struct dmak_dev *dd = cl->dd;
 	struct dmak_buf *buf;
 	u32 handle;
@@ -106,6 +103,8 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 
 	if (arg->flags & ~DMAK_BUF_CACHED || !arg->size)
 		return -EINVAL;
+	if (quota && arg->size > quota)
+		return -EDQUOT;
 	if (arg->size > SIZE_MAX - PAGE_SIZE)
 		return -ENOMEM;
 
@@ -117,7 +116,7 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 	buf->size = arg->size;
 	buf->alloc_size = PAGE_ALIGN(arg->size);
 
-	ret = dmak_charge(cl, buf->alloc_size);
+	ret = dmak_charge(cl, buf->alloc_size, quota);
 	if (ret)
 		goto err_free;
 	ret = dmak_buf_alloc_mem(dd->hw, buf);

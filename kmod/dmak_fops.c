@@ -106,7 +106,9 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct dmak_client *cl = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
-	if (READ_ONCE(cl->dd->dead))
+	/* Once the hardware is gone, only INFO and FREE still work. */
+	if (READ_ONCE(cl->dd->dead) && cmd != DMAK_IOC_INFO &&
+	    cmd != DMAK_IOC_FREE)
 		return -ENODEV;
 
 	switch (cmd) {

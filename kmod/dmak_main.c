@@ -252,7 +252,6 @@ static void dmak_dev_release(struct device *dev)
 	struct dmak_dev *dd = to_dmak_dev(dev);
 
 	xa_destroy(&dd->bufs);
-	ida_free(&dmak_minors, MINOR(dev->devt));
 	put_device(dd->hw);
 	kfree(dd);
 }
@@ -317,7 +316,8 @@ static int dmak_probe(struct platform_device *pdev)
 	return 0;
 
 err_put:
-	put_device(&dd->dev);	/* frees the minor, hw reference and dd */
+	ida_free(&dmak_minors, minor);
+	put_device(&dd->dev);	/* drops the hw reference, frees dd */
 	return ret;
 err_free:
 	xa_destroy(&dd->bufs);
@@ -334,6 +334,11 @@ static void dmak_remove(struct platform_device *pdev)
 	if (dmak_hw_reset(dd))
 		dev_warn(dd->hw, "engine did not come out of reset\n");
 	cdev_device_del(&dd->cdev, &dd->dev);
+	/*
+	 * The minor is free again even while old files keep @dd: they reach
+	 * it through their struct file, never through the number.
+	 */
+	ida_free(&dmak_minors, MINOR(dd->dev.devt));
 	put_device(&dd->dev);
 }
 DMAK_DEFINE_REMOVE(dmak_remove)

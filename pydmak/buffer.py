@@ -8,6 +8,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _uapi
+from ._libc import replace_with_anonymous
 from .device import Device, RawBuffer, default_device
 
 __all__ = ["allocate", "DMABuffer"]
@@ -35,7 +36,8 @@ def _byte_extent(arr: np.ndarray) -> Tuple[int, int]:
 class _Allocation:
     """One kernel buffer mapped into this process, shared by its views."""
 
-    __slots__ = ("device", "raw", "mmap", "vaddr", "freed", "__weakref__")
+    __slots__ = ("device", "raw", "mmap", "vaddr", "freed", "handle_live",
+                 "__weakref__")
 
     def __init__(self, device: Device, raw: RawBuffer, mapping) -> None:
         self.device = device
@@ -43,19 +45,41 @@ class _Allocation:
         self.mmap = mapping
         self.vaddr = 0
         self.freed = False
+        self.handle_live = True
 
     def contains(self, arr: np.ndarray) -> bool:
         low, high = _byte_extent(arr)
         return self.vaddr <= low and high <= self.vaddr + self.raw.size
 
+    def release_handle(self) -> None:
+        """Gives the handle back; the memory stays while it is mapped."""
+        if self.handle_live:
+            self.handle_live = False
+            if not self.device.closed:
+                self.device.free(self.raw.handle)
+
     def free(self) -> None:
+        """Gives the buffer back and unmaps its memory, in place.
+
+        Unmapping under live views is safe: their pages become private
+        zero pages, so the kernel releases the buffer at once while every
+        view stays valid (reading zeros) until it is gone.
+        """
         if self.freed:
             return
         self.freed = True
-        if not self.device.closed:
-            self.device.free(self.raw.handle)
-        # The memory stays mapped, and valid, until the last view of it is
-        # gone: the mapping holds the kernel buffer alive.
+        self.release_handle()
+        if not self.mmap.closed:
+            replace_with_anonymous(self.vaddr, len(self.mmap))
+
+    def __del__(self) -> None:
+        # The last array over the buffer is gone, and its mapping with it:
+        # give the handle back so a long-lived device does not collect
+        # buffers nobody can reach.
+        try:
+            self.release_handle()
+        except Exception:  # the device went away first: nothing to free
+            pass
 
 
 class DMABuffer(np.ndarray):
@@ -134,10 +158,10 @@ class DMABuffer(np.ndarray):
     sync_from_device = invalidate
 
     def freebuffer(self) -> None:
-        """Gives the buffer back; idempotent.
+        """Gives the buffer's memory back to the kernel now; idempotent.
 
-        Views of it stay readable until they are gone (the mapping keeps the
-        memory), but no longer name a DMA buffer.
+        Views of it stay safe to touch until they are gone, but their
+        contents are gone: they read zeros and no longer name a DMA buffer.
         """
         if self._dmak is not None:
             self._dmak.free()
@@ -198,6 +222,7 @@ def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
         device.free(raw.handle)
         raise
     alloc = _Allocation(device, raw, mapping)
+    device._track(alloc)
     root = np.frombuffer(mapping, dtype=np.uint8, count=nbytes)
     alloc.vaddr = _address(root)
     arr = root.view(dt).reshape(dims).view(DMABuffer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import mmap
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 from . import _uapi
-from ._ioctl import ioctl
+from ._libc import ioctl
 from .errors import DeviceNotFoundError, DmakError
 
 __all__ = ["Device", "DeviceInfo", "RawBuffer", "devices", "default_device"]
@@ -125,6 +126,7 @@ class Device:
                 "give your group access with a udev rule (see README)"
             ) from None
         self._fd: Optional[int] = fd
+        self._allocations: "weakref.WeakSet" = weakref.WeakSet()
         self._closer = weakref.finalize(self, os.close, fd)
         info = self.info
         if info.abi_version != _uapi.ABI_VERSION:
@@ -153,12 +155,21 @@ class Device:
     def close(self) -> None:
         """Closes the device; idempotent.
 
-        Buffers of this device stay readable while arrays map them; their
-        memory goes back to the kernel when the last mapping goes away.
+        Buffers of this device stay readable while arrays map them; the
+        memory of each goes back to the kernel when its last array is gone
+        or its ``freebuffer()`` is called.
         """
-        if self._fd is not None:
-            self._fd = None
-            self._closer()
+        if self._fd is None:
+            return
+        for alloc in list(self._allocations):
+            with contextlib.suppress(OSError):  # the close frees it anyway
+                alloc.release_handle()
+        self._fd = None
+        self._closer()
+
+    def _track(self, allocation) -> None:
+        """Remembers a buffer, to give its handle back at :meth:`close`."""
+        self._allocations.add(allocation)
 
     def __enter__(self) -> "Device":
         return self

@@ -1,0 +1,49 @@
+# pydmak developer targets. Each target installs what it needs first
+# (scripts/setup-deps: Debian packages and the .venv), so on a fresh Debian
+# machine 'make demo' and 'make test' are all it takes.
+
+PY := .venv/bin/python
+KVER = $(shell scripts/guest-kernel)
+KDIR = /lib/modules/$(KVER)/build
+
+.PHONY: all deps build test test-host test-vm demo bench dkms-check \
+	dkms-install dkms-remove clean
+
+all: build
+
+deps:
+	@scripts/setup-deps
+
+build: deps
+	$(MAKE) -C kmod KDIR=$(KDIR)
+
+# All tests: host tier, DKMS build, then the VM tier (QEMU).
+test: deps
+	@scripts/run-tests
+
+test-host: deps
+	$(PY) -m pytest tests/host
+
+test-vm: deps
+	tests/vm/run $(PY) -m pytest tests/vm
+
+# The demo: a buffer through /dev/dmak0 of the simulated IP, in the VM.
+demo: deps
+	tests/vm/run $(PY) -m pydmak.demo
+
+bench: deps
+	@scripts/run-bench
+
+dkms-check: deps
+	scripts/dkms check $(KVER)
+
+# On a board: build and install both modules for the running kernel.
+dkms-install:
+	scripts/dkms install
+
+dkms-remove:
+	scripts/dkms remove
+
+clean:
+	-$(MAKE) -C kmod KDIR=$(KDIR) clean
+	rm -rf build *.egg-info kmod/.kdir

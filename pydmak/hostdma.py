@@ -1,0 +1,466 @@
+"""HostDMA: copies between host buffers, run by a pool of worker threads.
+
+The Python counterpart of AML's ``aml_dma_linux``: a FIFO request queue
+served by worker threads that run copy operators. A request is a
+:class:`concurrent.futures.Future`; large copies are split into pieces that
+several workers run at once, and a caller that waits for a request it could
+start itself runs it in place instead of waking a worker.
+
+    >>> import numpy as np
+    >>> from pydmak.hostdma import HostDMA
+    >>> src = np.arange(12.0).reshape(3, 4)
+    >>> with HostDMA(2) as dma:
+    ...     dst = dma.copy(np.empty((4, 3)), src.T)
+    >>> bool((dst == src.T).all())
+    True
+
+See docs/hostdma.md for the guarantees (FIFO, barrier, cancel, close).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from .hostdma_ops import (CopyOperator, Plan, copy_1d, copy_generic, memcpy,
+                          overlap, plan_for, transform)
+
+__all__ = ["HostDMA", "Request", "CopyOperator", "copy_1d", "copy_generic",
+           "memcpy", "transform"]
+
+Operator = Union[CopyOperator, Callable[[Any, Any, Any], Any], None]
+
+#: How far behind the queue's head a waiter may take its own request early.
+JUMP_LOOKAHEAD = 16
+
+_running = threading.local()            # .engine: whose piece this thread runs
+_engines: "weakref.WeakSet[_Engine]" = weakref.WeakSet()
+
+
+def _deadline(timeout: Optional[float]) -> Optional[float]:
+    if timeout is None:
+        return None
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
+    return time.monotonic() + timeout
+
+
+def _remaining(deadline: Optional[float]) -> Optional[float]:
+    if deadline is None:
+        return None
+    return max(0.0, deadline - time.monotonic())
+
+
+class Request(Future):
+    """One copy submitted to a :class:`HostDMA`.
+
+    A :class:`concurrent.futures.Future` whose :meth:`wait` (or
+    ``result``) returns the operator's result or raises its exception. A
+    request stays valid after the engine's :meth:`HostDMA.barrier` and
+    :meth:`HostDMA.close`; it may be waited for any number of times.
+    """
+
+    def __init__(self, engine: "_Engine", plan: Plan) -> None:
+        super().__init__()
+        self._engine = engine
+        self._plan: Optional[Plan] = plan
+        self._pieces = plan.pieces
+        self._count = len(plan.pieces)
+        self._next = 0                  # next piece to hand out
+        self._left = self._count        # pieces not finished (or dropped)
+        self._value = plan.result
+        self._error: Optional[BaseException] = None
+        self._seq = -1
+        self._reported = False
+        self._cancelling = False
+
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        """Waits until the copy is done; returns the operator's result.
+
+        Raises the operator's exception, ``CancelledError`` if the request
+        was cancelled, or ``TimeoutError`` after ``timeout`` seconds
+        (``None``: no limit). A request that no worker has started yet, and
+        that may start now without passing an earlier request that touches
+        the same memory, is run by the calling thread. With
+        ``num_threads=0``, the caller runs the queue up to this request.
+        """
+        return self.result(timeout)
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """Same as :meth:`wait`."""
+        deadline = _deadline(timeout)
+        if not self.done():
+            self._engine.help(self, deadline)
+        try:
+            return super().result(_remaining(deadline))
+        except BaseException:
+            self._engine.reported(self)
+            raise
+
+    def exception(self, timeout: Optional[float] = None
+                  ) -> Optional[BaseException]:
+        """Waits as :meth:`wait`; returns the exception instead of raising."""
+        deadline = _deadline(timeout)
+        if not self.done():
+            self._engine.help(self, deadline)
+        error = super().exception(_remaining(deadline))
+        if error is not None:
+            self._engine.reported(self)
+        return error
+
+    def cancel(self) -> bool:
+        """Cancels the request if no part of it has started; True if so."""
+        return self._engine.cancel(self)
+
+    def __repr__(self) -> str:
+        state = ("cancelled" if self.cancelled() else
+                 "failed" if self.done() and self._error is not None else
+                 "done" if self.done() else
+                 "running" if self.running() else "queued")
+        return f"<Request #{self._seq} {state}>"
+
+
+def _await(request: Request, deadline: Optional[float]) -> None:
+    """Waits for ``request`` to end, whatever the outcome; reports nothing."""
+    try:
+        Future.result(request, _remaining(deadline))
+    except BaseException:
+        if not request.done():
+            raise
+
+
+class _Engine:
+    """The queue and the workers, apart from :class:`HostDMA` so that a
+    forgotten engine is garbage collected and its workers stop."""
+
+    def __init__(self, num_threads: int) -> None:
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._queue: "deque[Request]" = deque()
+        self._outstanding: Dict[int, Request] = {}
+        self._failures: Dict[int, Request] = {}   # failed, not yet raised
+        self._seq = 0
+        self._idle = 0
+        self._closed = False
+        self.num_threads = num_threads
+        self.parallel = num_threads + 1 if num_threads else 1
+        self._threads = [threading.Thread(target=self._worker, daemon=True,
+                                          name=f"HostDMA-{i}")
+                         for i in range(num_threads)]
+        for thread in self._threads:
+            thread.start()
+        if num_threads:
+            _engines.add(self)
+
+    # ------------------------------------------------------------ submit
+
+    def submit(self, dst: Any, src: Any, op: Operator, arg: Any) -> Request:
+        if self._closed:
+            raise RuntimeError("HostDMA is closed")
+        request = Request(self, plan_for(op, dst, src, arg, self.parallel))
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("HostDMA is closed")
+            request._seq = self._seq
+            self._seq += 1
+            self._outstanding[request._seq] = request
+            self._queue.append(request)
+            if self._idle:
+                self._work.notify(min(self._idle, request._count))
+        return request
+
+    # ------------------------------------------------------------ run
+
+    def _take(self, request: Request):
+        """Hands out the next piece of ``request``, the queue's head (it
+        leaves the queue with its last piece). Call with the lock held."""
+        index = request._next
+        request._next = index + 1
+        if request._next == request._count:
+            self._queue.popleft()
+        return request, index, request._pieces[index]
+
+    def _worker(self) -> None:
+        lock, queue = self._lock, self._queue
+        while True:
+            with lock:
+                while not queue:
+                    if self._closed:
+                        return
+                    self._idle += 1
+                    try:
+                        self._work.wait()
+                    finally:
+                        self._idle -= 1
+                job = self._take(queue[0])
+            self._run(*job)
+
+    def help(self, request: Request, deadline: Optional[float]) -> None:
+        """Runs pieces of ``request`` in the calling thread while allowed.
+
+        Allowed: the request is at the head of the queue, or it is a single
+        piece that touches no memory that an earlier queued request
+        touches. With no workers, the queue's head, whatever it is.
+        """
+        lock, queue = self._lock, self._queue
+        while deadline is None or time.monotonic() < deadline:
+            with lock:
+                if request._next >= request._count:
+                    return
+                head = queue[0]
+                if head is request or not self._threads:
+                    job = self._take(head)
+                elif self._may_jump(request):
+                    queue.remove(request)
+                    request._next = 1
+                    job = (request, 0, request._pieces[0])
+                else:
+                    return
+                owner = job[0]
+                if owner._count == 1 and owner._plan.inline:
+                    job = (owner, 0, owner._plan.inline)   # keeps the GIL
+            self._run(*job)
+
+    def _may_jump(self, request: Request) -> bool:
+        if request._count != 1 or request._plan.spans is None:
+            return False
+        (dst, src) = request._plan.spans
+        for depth, other in enumerate(self._queue):
+            if other is request:
+                return True
+            spans = other._plan.spans
+            if depth >= JUMP_LOOKAHEAD or spans is None:
+                return False
+            odst, osrc = spans
+            if (overlap(dst, odst) or overlap(dst, osrc) or
+                    overlap(src, odst)):
+                return False
+        return False
+
+    def _run(self, request: Request, index: int, piece) -> None:
+        if index == 0:
+            request.set_running_or_notify_cancel()
+        function, args = piece
+        outer = getattr(_running, "engine", None)
+        _running.engine = self
+        error = value = None
+        try:
+            value = function(*args)
+        except BaseException as exc:   # handed to the waiter, as Future does
+            error = exc
+        finally:
+            _running.engine = outer
+        with self._lock:
+            request._left -= 1
+            if error is not None and request._error is None:
+                request._error = error
+                dropped = request._count - request._next
+                if dropped:   # the request failed: skip its other pieces
+                    request._next = request._count
+                    request._left -= dropped
+                    self._queue.remove(request)
+            if request._plan.custom:
+                request._value = value
+            finished = request._left == 0
+        if finished:
+            self._finish(request)
+
+    def _finish(self, request: Request) -> None:
+        if request._error is None:
+            Future.set_result(request, request._value)
+        else:
+            Future.set_exception(request, request._error)
+        with self._lock:
+            del self._outstanding[request._seq]
+            if request._error is not None and not request._reported:
+                self._failures[request._seq] = request
+            request._plan = request._pieces = None   # let the buffers go
+
+    # ------------------------------------------------------------ control
+
+    def cancel(self, request: Request) -> bool:
+        with self._lock:
+            if request._cancelling:
+                return True
+            if request._next != 0:
+                return False
+            request._cancelling = True
+            request._next = request._count
+            self._queue.remove(request)
+        Future.cancel(request)
+        request.set_running_or_notify_cancel()   # wakes futures.wait()
+        with self._lock:
+            del self._outstanding[request._seq]
+            request._plan = request._pieces = None
+        return True
+
+    def reported(self, request: Request) -> None:
+        """Notes that ``request``'s exception reached the user."""
+        if request.done() and request._error is not None:
+            with self._lock:
+                request._reported = True
+                self._failures.pop(request._seq, None)
+
+    def _check_caller(self, what: str) -> None:
+        if getattr(_running, "engine", None) is self:
+            raise RuntimeError(f"{what}() called from an operator of the "
+                               f"same HostDMA would wait for itself")
+
+    def barrier(self, timeout: Optional[float]) -> None:
+        self._check_caller("barrier")
+        deadline = _deadline(timeout)
+        with self._lock:
+            limit = self._seq
+            pending = list(self._outstanding.values())
+        for request in pending:
+            self.help(request, deadline)
+            _await(request, deadline)
+        with self._lock:
+            failed = [r for r in self._failures.values() if r._seq < limit]
+            failed += [r for r in pending
+                       if r._error is not None and not r._reported]
+            for request in failed:
+                request._reported = True
+                self._failures.pop(request._seq, None)
+        if failed:
+            raise min(failed, key=lambda r: r._seq)._error
+
+    def close(self, cancel_pending: bool) -> None:
+        self._check_caller("close")
+        with self._lock:
+            self._closed = True
+            queued = [r for r in self._queue if r._next == 0]
+            self._work.notify_all()
+        if cancel_pending:
+            for request in queued:
+                self.cancel(request)
+        with self._lock:
+            pending = list(self._outstanding.values())
+        for request in pending:
+            self.help(request, None)
+            _await(request, None)
+        for thread in self._threads:
+            thread.join()
+        _engines.discard(self)
+
+    def shutdown(self) -> None:
+        """Stops the workers once the queue is empty; does not wait."""
+        with self._lock:
+            self._closed = True
+            self._work.notify_all()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # Workers are daemon threads: finish their copies before the interpreter
+    # frees the memory they copy.
+    for engine in list(_engines):
+        engine.close(cancel_pending=False)
+
+
+def _default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class HostDMA:
+    """A copy engine: a FIFO request queue served by worker threads.
+
+    ``num_threads`` workers (``None``: one per CPU; ``0``: none, and the
+    work runs in the caller at :meth:`Request.wait`, :meth:`barrier` and
+    :meth:`close`). Requests are handed out in the order they were
+    submitted; a large copy is split into pieces run by several workers.
+
+    Use it as a context manager: leaving the block waits for every request
+    and raises the first failure that nobody has seen (see :meth:`barrier`),
+    then closes the engine.
+    """
+
+    __slots__ = ("_engine", "_finalizer", "__weakref__")
+
+    def __init__(self, num_threads: Optional[int] = None) -> None:
+        if num_threads is None:
+            num_threads = _default_threads()
+        elif isinstance(num_threads, bool) or not isinstance(num_threads,
+                                                             int):
+            raise TypeError(f"num_threads must be an int or None, not "
+                            f"{type(num_threads).__name__}")
+        elif num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0, not {num_threads}")
+        self._engine = _Engine(num_threads)
+        self._finalizer = weakref.finalize(self, self._engine.shutdown)
+
+    @property
+    def num_threads(self) -> int:
+        """Number of worker threads (0: work runs in the waiting caller)."""
+        return self._engine.num_threads
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._engine._closed
+
+    def async_copy(self, dst: Any, src: Any, op: Operator = None,
+                   op_arg: Any = None) -> Request:
+        """Queues a copy from ``src`` to ``dst``; returns its request.
+
+        ``op`` is a built-in operator (:data:`copy_generic`, the default,
+        :data:`copy_1d`, :data:`memcpy`, :data:`transform`) or any callable
+        ``op(dst, src, op_arg)``, whose return value the request returns.
+        Built-in operators check their arguments here and raise
+        ``TypeError`` or ``ValueError`` before anything is queued. Raises
+        ``RuntimeError`` on a closed engine.
+        """
+        return self._engine.submit(dst, src, op, op_arg)
+
+    def copy(self, dst: Any, src: Any, op: Operator = None,
+             op_arg: Any = None) -> Any:
+        """Copies and waits: ``async_copy(...).wait()``."""
+        return self._engine.submit(dst, src, op, op_arg).wait()
+
+    def barrier(self, timeout: Optional[float] = None) -> None:
+        """Waits for every request submitted before the call.
+
+        Then raises the exception of the first request, in submission
+        order, that failed and whose exception was not raised to the user
+        yet (by :meth:`Request.wait` or an earlier barrier); every request
+        keeps its own result and exception and may still be waited for.
+        Raises ``TimeoutError`` if the requests are not all done within
+        ``timeout`` seconds. Must not be called from an operator of this
+        engine.
+        """
+        self._engine.barrier(timeout)
+
+    def close(self, cancel_pending: bool = False) -> None:
+        """Stops the engine; later submissions raise ``RuntimeError``.
+
+        Pending requests are run to the end (drained), or with
+        ``cancel_pending=True`` those not started yet are cancelled. Returns
+        once every request is done and the workers have exited. Does not
+        raise operator failures (the requests hold them). Calling it again
+        does nothing more.
+        """
+        self._engine.close(cancel_pending)
+        self._finalizer.detach()
+
+    def __enter__(self) -> "HostDMA":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.barrier()
+        finally:
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<HostDMA {state}, {self.num_threads} threads>"

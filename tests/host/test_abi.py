@@ -1,0 +1,93 @@
+"""The ctypes mirror in pydmak._uapi matches kmod/include/uapi/dmak.h.
+
+A C program compiled against the header prints every size, field offset,
+ioctl number and constant that the mirror defines; both must agree.
+"""
+
+import ctypes
+import pathlib
+import subprocess
+
+import pytest
+
+from pydmak import _uapi
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+INCLUDE = REPO / "kmod" / "include"
+
+CONSTANTS = ["DMAK_ABI_VERSION", "DMAK_INFO_MM2S", "DMAK_INFO_S2MM",
+             "DMAK_INFO_SG", "DMAK_INFO_DRE", "DMAK_BUF_COHERENT",
+             "DMAK_BUF_CACHED", "DMAK_SYNC_TO_DEVICE", "DMAK_SYNC_FROM_DEVICE",
+             "DMAK_SYNC_BIDIRECTIONAL", "DMAK_IOC_MAGIC"]
+
+
+def _python_view():
+    view = {}
+    for name, struct in _uapi.STRUCTS.items():
+        view[f"sizeof {name}"] = ctypes.sizeof(struct)
+        for field, _ in struct._fields_:
+            view[f"offsetof {name}.{field}"] = getattr(struct, field).offset
+    for name, number in _uapi.IOCTLS.items():
+        view[f"ioctl {name}"] = number
+    for name in CONSTANTS:
+        view[f"const {name}"] = getattr(_uapi, name[len("DMAK_"):])
+    return view
+
+
+def _c_source(keys):
+    lines = ["#include <stdio.h>", "#include <stddef.h>",
+             '#include "uapi/dmak.h"', "int main(void)", "{"]
+    for key in keys:
+        kind, what = key.split(" ", 1)
+        if kind == "sizeof":
+            expr = f"sizeof(struct {what})"
+        elif kind == "offsetof":
+            struct, field = what.split(".")
+            expr = f"offsetof(struct {struct}, {field})"
+        else:
+            expr = what
+        lines.append(f'\tprintf("%s %llu\\n", "{key}", '
+                     f"(unsigned long long)({expr}));")
+    lines += ["\treturn 0;", "}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def c_view(tmp_path_factory):
+    keys = list(_python_view())
+    tmp = tmp_path_factory.mktemp("abi")
+    src, exe = tmp / "abi_dump.c", tmp / "abi_dump"
+    src.write_text(_c_source(keys))
+    subprocess.run(["gcc", "-Wall", "-Werror", "-I", str(INCLUDE), "-o",
+                    str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True,
+                         text=True).stdout
+    view = {}
+    for line in out.splitlines():
+        key, value = line.rsplit(" ", 1)
+        view[key] = int(value)
+    return view
+
+
+def test_every_value_matches(c_view):
+    py = _python_view()
+    assert set(c_view) == set(py)
+    mismatched = {k: (py[k], c_view[k]) for k in py if py[k] != c_view[k]}
+    assert mismatched == {}
+
+
+def test_c_sizes_cover_every_field(c_view):
+    """No C field is missing from the mirror: the fields fill the size."""
+    for name, struct in _uapi.STRUCTS.items():
+        last, ctype = struct._fields_[-1]
+        end = getattr(struct, last).offset + ctypes.sizeof(ctype)
+        assert c_view[f"sizeof {name}"] == end, name
+
+
+def test_structs_have_no_implicit_padding():
+    for name, struct in _uapi.STRUCTS.items():
+        pos = 0
+        for field, ctype in struct._fields_:
+            assert getattr(struct, field).offset == pos, (name, field)
+            pos += ctypes.sizeof(ctype)
+        assert ctypes.sizeof(struct) % 8 == 0, name

@@ -1,0 +1,74 @@
+"""VM tier: runs inside QEMU with dmak_sim.ko and dmak.ko loaded.
+
+Start it with ``tests/vm/run .venv/bin/python -m pytest tests/vm``. Run
+anywhere else, it stops with an error instead of skipping.
+"""
+
+import gc
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+import pydmak
+from pydmak import device as _device
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SYSFS = pathlib.Path("/sys/class/dmak")
+
+
+def pytest_configure(config):
+    if os.environ.get("DMAK_VM") != "1":
+        raise pytest.UsageError(
+            "tests/vm runs inside the QEMU guest: use "
+            "'tests/vm/run .venv/bin/python -m pytest tests/vm' "
+            "(or 'make test')")
+
+
+def sysfs_attr(name, index=0):
+    """A sysfs attribute of /dev/dmakN, as text."""
+    return (SYSFS / f"dmak{index}" / name).read_text().strip()
+
+
+def live_buffers(index=0):
+    """(count, bytes) of buffer memory the driver holds for dmakN."""
+    count, nbytes = sysfs_attr("buffers", index).split()
+    return int(count), int(nbytes)
+
+
+def sh(*cmd, check=True):
+    """Runs a command; returns the CompletedProcess."""
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def close_default_device():
+    if _device._default is not None:
+        _device._default.close()
+
+
+def load_modules(sim_args=()):
+    """(Re)loads dmak_sim.ko with ``sim_args`` and dmak.ko."""
+    close_default_device()
+    gc.collect()
+    for mod in ("dmak", "dmak_sim"):
+        if pathlib.Path(f"/sys/module/{mod}").exists():
+            sh("rmmod", mod)
+    sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"), *sim_args)
+    sh("insmod", str(REPO / "kmod" / "dmak.ko"))
+
+
+@pytest.fixture
+def dev():
+    """A fresh open file of /dev/dmak0."""
+    with pydmak.Device(0) as d:
+        yield d
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_buffers():
+    """Every test gives back all the buffer memory it took."""
+    yield
+    gc.collect()
+    if (SYSFS / "dmak0").exists():
+        assert live_buffers() == (0, 0)

@@ -1,0 +1,129 @@
+"""Module load/unload, unbinding under open files, several instances."""
+
+import errno
+import gc
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import pydmak
+from conftest import (REPO, SYSFS, close_default_device, live_buffers,
+                      load_modules, sh)
+
+DMAK_KO = str(REPO / "kmod" / "dmak.ko")
+
+
+def _mem_available():
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable in /proc/meminfo")
+
+
+def _chrdev_registered():
+    return any(line.split()[-1] == "dmak" for line in
+               pathlib.Path("/proc/devices").read_text().splitlines()[1:]
+               if line.strip() and line.split()[0].isdigit())
+
+
+@pytest.fixture
+def reload_after():
+    close_default_device()
+    yield
+    load_modules()
+
+
+def test_unload_refused_while_open(reload_after):
+    dev = pydmak.Device(0)
+    res = sh("rmmod", "dmak", check=False)
+    assert res.returncode != 0 and "in use" in res.stderr
+    buf = pydmak.allocate(100, device=dev)
+    dev.close()
+    res = sh("rmmod", "dmak", check=False)
+    assert res.returncode != 0, "a mapping keeps the file, and module, busy"
+    del buf
+    gc.collect()
+    sh("rmmod", "dmak")
+    assert not os.path.exists("/dev/dmak0")
+
+
+def test_twenty_unload_cycles_leak_nothing(reload_after):
+    gc.collect()
+    before = _mem_available()
+    for cycle in range(20):
+        sh("rmmod", "dmak")
+        assert not os.path.exists("/dev/dmak0")
+        assert not SYSFS.exists()
+        assert not _chrdev_registered()
+        sh("insmod", DMAK_KO)
+        assert pydmak.devices() == ["/dev/dmak0"], cycle
+        with pydmak.Device(0) as dev:
+            # Leave buffers to the close, some mapped, some not.
+            bufs = [pydmak.allocate(1 << 20, dtype="u1", device=dev,
+                                    cacheable=bool(i % 2)) for i in range(4)]
+            for b in bufs:
+                b[::4096] = cycle
+            for i in range(4):
+                dev.alloc(1 << 20, cached=bool(i % 2))
+        del bufs, b
+        gc.collect()
+        assert live_buffers() == (0, 0)
+    lost = before - _mem_available()
+    assert lost < 24 << 20, f"{lost >> 20} MiB gone after 20 cycles"
+
+
+def test_simulator_removed_under_open_files(reload_after):
+    """Unbinding the hardware under an open file: ENODEV, no crash."""
+    dev = pydmak.Device(0)
+    buf = pydmak.allocate(5000, dtype="u1", device=dev, cacheable=True)
+    buf[:] = 0x5A
+    sh("rmmod", "dmak_sim")          # removes the device dmak is bound to
+    assert not os.path.exists("/dev/dmak0")
+    with pytest.raises(pydmak.DmakError) as exc:
+        dev.alloc(10)
+    assert exc.value.errno == errno.ENODEV
+    assert "removed" in str(exc.value)
+    with pytest.raises(pydmak.DmakError) as exc:
+        buf.flush()
+    assert exc.value.errno == errno.ENODEV
+    assert (buf == 0x5A).all()       # the memory stays valid
+    buf[:] = 1
+    buf.freebuffer()
+    dev.close()
+    del buf
+    gc.collect()
+    sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"))
+    assert pydmak.devices() == ["/dev/dmak0"]
+    with pydmak.Device(0) as again:
+        assert again.info.mm2s
+
+
+def test_several_instances_and_parameters(reload_after):
+    load_modules(["instances=3", "length_width=14", "addr_width=64",
+                  "data_width=128", "sg=1", "dre=1"])
+    assert pydmak.devices() == [f"/dev/dmak{i}" for i in range(3)]
+    for i in range(3):
+        with pydmak.Device(i) as dev:
+            info = dev.info
+            assert (info.length_width, info.addr_width, info.data_width) == \
+                (14, 64, 128)
+            assert info.max_transfer == 16383
+            assert info.sg and info.dre and info.alignment == 1
+            buf = pydmak.allocate(64, device=dev)
+            buf[:] = np.arange(64) * (i + 1)
+            assert (buf == np.arange(64) * (i + 1)).all()
+            buf.freebuffer()
+
+
+def test_bad_simulator_parameters_are_refused(reload_after):
+    close_default_device()
+    sh("rmmod", "dmak")
+    sh("rmmod", "dmak_sim")
+    for arg in ("length_width=30", "instances=0", "data_width=24",
+                "addr_width=16"):
+        res = sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"), arg,
+                 check=False)
+        assert res.returncode != 0, arg
+        assert not os.path.exists("/sys/module/dmak_sim")
