@@ -149,7 +149,10 @@ class _Engine:
         self._idle = 0
         self._closed = False
         self.num_threads = num_threads
-        self.parallel = num_threads + 1 if num_threads else 1
+        # Threads that may run pieces of one request: the workers, or a
+        # worker and the waiting caller.
+        self.parallel = max(num_threads, 2) if num_threads else 1
+        self._busy = 0                  # pieces that workers are running
         self._threads = [threading.Thread(target=self._worker, daemon=True,
                                           name=f"HostDMA-{i}")
                          for i in range(num_threads)]
@@ -199,7 +202,8 @@ class _Engine:
                     finally:
                         self._idle -= 1
                 job = self._take(queue[0])
-            self._run(*job)
+                self._busy += 1
+            self._run(*job, worker=True)
 
     def help(self, request: Request, deadline: Optional[float]) -> None:
         """Runs pieces of ``request`` in the calling thread while allowed.
@@ -223,8 +227,11 @@ class _Engine:
                 else:
                     return
                 owner = job[0]
-                if owner._count == 1 and owner._plan.inline:
-                    job = (owner, 0, owner._plan.inline)   # keeps the GIL
+                if (owner._count == 1 and owner._plan.inline and
+                        not self._busy and not queue):
+                    # Nobody else has work: keep the GIL, saving the hand-off
+                    # to a worker that wakes up in the meantime.
+                    job = (owner, 0, owner._plan.inline)
             self._run(*job)
 
     def _may_jump(self, request: Request) -> bool:
@@ -243,7 +250,8 @@ class _Engine:
                 return False
         return False
 
-    def _run(self, request: Request, index: int, piece) -> None:
+    def _run(self, request: Request, index: int, piece,
+             worker: bool = False) -> None:
         if index == 0:
             request.set_running_or_notify_cancel()
         function, args = piece
@@ -257,6 +265,7 @@ class _Engine:
         finally:
             _running.engine = outer
         with self._lock:
+            self._busy -= worker
             request._left -= 1
             if error is not None and request._error is None:
                 request._error = error
@@ -318,7 +327,9 @@ class _Engine:
         with self._lock:
             limit = self._seq
             pending = list(self._outstanding.values())
-        for request in pending:
+        # Newest first: by the time it is done most others are, and each
+        # wait that sleeps costs a wake-up.
+        for request in reversed(pending):
             self.help(request, deadline)
             _await(request, deadline)
         with self._lock:

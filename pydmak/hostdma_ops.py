@@ -33,10 +33,8 @@ SMALL_COPY = 64 << 10
 #: millisecond, far below the interpreter's 5 ms switch interval, and no
 #: GIL hand-off); a worker releases it.
 SPLIT_MIN = 4 << 20
-#: Larger copies are split in one piece per thread that may run them (the
-#: workers and the waiting caller), at least SPLIT_MIN / 2 bytes each, and
-#: at most this many bytes, so a descheduled thread holds up little work.
-PIECE_MAX = 64 << 20
+#: Larger copies are split in one piece per thread that may run them, of
+#: at least SPLIT_MIN / 2 bytes each.
 #: Piece boundaries fall on multiples of this many bytes.
 PIECE_ALIGN = 4096
 
@@ -200,8 +198,14 @@ def _same_kind(op: str, dst: np.ndarray, src: np.ndarray,
 def _piece_count(nbytes: int, parallel: int) -> int:
     if parallel <= 1 or nbytes <= SPLIT_MIN:
         return 1
-    return max(min(parallel, nbytes // (SPLIT_MIN // 2)),
-               -(-nbytes // PIECE_MAX))
+    return max(1, min(parallel, nbytes // (SPLIT_MIN // 2)))
+
+
+def _bounds(nbytes: int, count: int) -> List[int]:
+    """Offsets cutting ``nbytes`` in ``count`` aligned pieces, and the end."""
+    step = -(-nbytes // count)
+    step = -(-step // PIECE_ALIGN) * PIECE_ALIGN
+    return list(range(0, nbytes, step)) + [nbytes]
 
 
 def _flat_plan(dst: int, src: int, nbytes: int, parallel: int, result: Any,
@@ -220,15 +224,14 @@ def _flat_plan(dst: int, src: int, nbytes: int, parallel: int, result: Any,
         if nbytes <= SPLIT_MIN:
             plan.inline = (_memmove_gil, (dst, src, nbytes))
         return plan
-    step = -(-nbytes // count)
-    step = -(-step // PIECE_ALIGN) * PIECE_ALIGN
-    pieces = [(_memmove_nogil, (dst + off, src + off, min(step, nbytes - off)))
-              for off in range(0, nbytes, step)]
+    bounds = _bounds(nbytes, count)
+    pieces = [(_memmove_nogil, (dst + a, src + a, b - a))
+              for a, b in zip(bounds, bounds[1:])]
     return Plan(pieces, result, spans, keep)
 
 
 def _copy_small(dst: np.ndarray, src: np.ndarray) -> None:
-    """Copies C-contiguous ``src`` to ``dst``, keeping the GIL."""
+    """Copies C-contiguous ``src`` to ``dst`` (memmove), keeping the GIL."""
     try:
         memoryview(dst).cast("B")[:] = memoryview(src).cast("B")
     except (TypeError, ValueError, NotImplementedError):
@@ -239,12 +242,34 @@ def _copy_small(dst: np.ndarray, src: np.ndarray) -> None:
 
 def _dense_plan(dst: np.ndarray, src: np.ndarray, parallel: int,
                 result: Any) -> Plan:
-    """Copies between two C-contiguous arrays of equal size."""
-    if dst.nbytes <= SMALL_COPY:
+    """Copies between two C-contiguous arrays of equal size.
+
+    No addresses are needed: small copies go through memoryviews, larger
+    ones through numpy.copyto on flat byte views (glibc's memmove, without
+    the GIL).
+    """
+    keep = (dst, src)
+    nbytes = dst.nbytes
+    if nbytes <= SMALL_COPY:
         return Plan([(_copy_small, (dst, src))], result,
-                    _LazySpans(dst, src), (dst, src))
-    return _flat_plan(_address(dst), _address(src), dst.nbytes, parallel,
-                      result, (dst, src))
+                    _LazySpans(dst, src), keep)
+    count = _piece_count(nbytes, parallel)
+    spans: Any = _LazySpans(dst, src)
+    if count > 1:
+        spans = (_byte_span(dst), _byte_span(src))
+        if overlap(*spans):
+            count = 1
+    if count == 1:
+        plan = Plan([(np.copyto, (dst, src))], result, spans, keep)
+        if nbytes <= SPLIT_MIN:
+            plan.inline = (_copy_small, (dst, src))
+        return plan
+    dflat = dst.reshape(-1).view(np.uint8)
+    sflat = src.reshape(-1).view(np.uint8)
+    bounds = _bounds(nbytes, count)
+    pieces = [(np.copyto, (dflat[a:b], sflat[a:b]))
+              for a, b in zip(bounds, bounds[1:])]
+    return Plan(pieces, result, spans, keep)
 
 
 def _normalized(dst: np.ndarray, src: np.ndarray
