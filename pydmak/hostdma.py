@@ -153,11 +153,16 @@ class _Engine:
         # worker and the waiting caller.
         self.parallel = max(num_threads, 2) if num_threads else 1
         self._busy = 0                  # pieces that workers are running
-        self._threads = [threading.Thread(target=self._worker, daemon=True,
+        self._threads: List[threading.Thread] = []
+        try:
+            for i in range(num_threads):
+                thread = threading.Thread(target=self._worker, daemon=True,
                                           name=f"HostDMA-{i}")
-                         for i in range(num_threads)]
-        for thread in self._threads:
-            thread.start()
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.shutdown()
+            raise
         if num_threads:
             _engines.add(self)
 
@@ -228,7 +233,7 @@ class _Engine:
                     return
                 owner = job[0]
                 if (owner._count == 1 and owner._plan.inline and
-                        not self._busy and not queue):
+                        (not self._threads or not (self._busy or queue))):
                     # Nobody else has work: keep the GIL, saving the hand-off
                     # to a worker that wakes up in the meantime.
                     job = (owner, 0, owner._plan.inline)
@@ -255,15 +260,18 @@ class _Engine:
         if index == 0:
             request.set_running_or_notify_cancel()
         function, args = piece
-        outer = getattr(_running, "engine", None)
-        _running.engine = self
+        custom = request._plan.custom
+        if custom:   # user code: it must not wait for its own engine
+            outer = getattr(_running, "engine", None)
+            _running.engine = self
         error = value = None
         try:
             value = function(*args)
         except BaseException as exc:   # handed to the waiter, as Future does
             error = exc
         finally:
-            _running.engine = outer
+            if custom:
+                _running.engine = outer
         with self._lock:
             self._busy -= worker
             request._left -= 1
@@ -274,11 +282,14 @@ class _Engine:
                     request._next = request._count
                     request._left -= dropped
                     self._queue.remove(request)
-            if request._plan.custom:
+            if custom:
                 request._value = value
             finished = request._left == 0
         if finished:
             self._finish(request)
+        if not worker and error is not None and \
+                not isinstance(error, Exception):
+            raise error   # KeyboardInterrupt in the caller: the user's too
 
     def _finish(self, request: Request) -> None:
         if request._error is None:
@@ -317,9 +328,11 @@ class _Engine:
                 self._failures.pop(request._seq, None)
 
     def _check_caller(self, what: str) -> None:
-        if getattr(_running, "engine", None) is self:
-            raise RuntimeError(f"{what}() called from an operator of the "
-                               f"same HostDMA would wait for itself")
+        if (getattr(_running, "engine", None) is self or
+                threading.current_thread() in self._threads):
+            raise RuntimeError(f"{what}() called from an operator or a done "
+                               f"callback of the same HostDMA would wait "
+                               f"for itself")
 
     def barrier(self, timeout: Optional[float]) -> None:
         self._check_caller("barrier")
