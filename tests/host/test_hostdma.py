@@ -332,12 +332,11 @@ def test_barrier_from_operator_is_refused(dma):
 
 def test_barrier_with_concurrent_submitters():
     src = np.arange(256, dtype=np.uint8)
-    stop = threading.Event()
     errors = []
 
     def submitter(dma, dst):
         try:
-            while not stop.is_set():
+            for _ in range(500):
                 dma.async_copy(dst, src)
         except BaseException as exc:   # pragma: no cover - reported below
             errors.append(exc)
@@ -348,12 +347,12 @@ def test_barrier_with_concurrent_submitters():
                    for _ in range(3)]
         for t in threads:
             t.start()
-        for _ in range(50):
+        while any(t.is_alive() for t in threads):
             dma.barrier(HOLD)
-        stop.set()
         for t in threads:
             t.join(HOLD)
         dma.barrier(HOLD)
+        assert not dma._engine._outstanding
     assert not errors
 
 
