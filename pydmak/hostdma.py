@@ -26,7 +26,7 @@ import time
 import weakref
 from collections import deque
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Union
 
 from .hostdma_ops import (CopyOperator, Plan, copy_1d, copy_generic, memcpy,
                           overlap, plan_for, transform)
@@ -79,6 +79,7 @@ class Request(Future):
         self._seq = -1
         self._reported = False
         self._cancelling = False
+        self._by_caller = 0             # pieces that callers are running
 
     def wait(self, timeout: Optional[float] = None) -> Any:
         """Waits until the copy is done; returns the operator's result.
@@ -135,6 +136,16 @@ def _await(request: Request, deadline: Optional[float]) -> None:
             raise
 
 
+def _conflict(a: Request, b: Request) -> bool:
+    """True unless ``a`` and ``b`` surely run the same in either order."""
+    spans_a, spans_b = a._plan.spans, b._plan.spans
+    if spans_a is None or spans_b is None:
+        return True
+    (dst_a, src_a), (dst_b, src_b) = spans_a, spans_b
+    return (overlap(dst_a, dst_b) or overlap(dst_a, src_b) or
+            overlap(src_a, dst_b))
+
+
 class _Engine:
     """The queue and the workers, apart from :class:`HostDMA` so that a
     forgotten engine is garbage collected and its workers stop."""
@@ -153,6 +164,9 @@ class _Engine:
         # worker and the waiting caller.
         self.parallel = max(num_threads, 2) if num_threads else 1
         self._busy = 0                  # pieces that workers are running
+        self._active: Set[Request] = set()   # started, not finished
+        self._helped: Set[Request] = set()   # ... with pieces run by callers
+        self._stalled = 0               # workers waiting for a helped one
         self._threads: List[threading.Thread] = []
         try:
             for i in range(num_threads):
@@ -190,23 +204,38 @@ class _Engine:
         leaves the queue with its last piece). Call with the lock held."""
         index = request._next
         request._next = index + 1
+        if index == 0:
+            self._active.add(request)
         if request._next == request._count:
             self._queue.popleft()
         return request, index, request._pieces[index]
 
     def _worker(self) -> None:
-        lock, queue = self._lock, self._queue
+        lock, queue, work = self._lock, self._queue, self._work
         while True:
             with lock:
-                while not queue:
-                    if self._closed:
+                while True:
+                    if queue:
+                        head = queue[0]
+                        if not (self._helped and
+                                self._conflict_in(head, self._helped)):
+                            break
+                        # A caller runs a request on the same memory: a
+                        # worker would not run beside it, nor will this one.
+                        self._stalled += 1
+                        try:
+                            work.wait()
+                        finally:
+                            self._stalled -= 1
+                    elif self._closed:
                         return
-                    self._idle += 1
-                    try:
-                        self._work.wait()
-                    finally:
-                        self._idle -= 1
-                job = self._take(queue[0])
+                    else:
+                        self._idle += 1
+                        try:
+                            work.wait()
+                        finally:
+                            self._idle -= 1
+                job = self._take(head)
                 self._busy += 1
             self._run(*job, worker=True)
 
@@ -215,7 +244,10 @@ class _Engine:
 
         Allowed: the request is at the head of the queue, or it is a single
         piece that touches no memory that an earlier queued request
-        touches. With no workers, the queue's head, whatever it is.
+        touches; with no workers, the queue's head, whatever it is. Never
+        while another started request touches the same memory (and workers
+        do not start a request beside one a caller runs): callers add no
+        concurrency between overlapping requests to what the workers have.
         """
         lock, queue = self._lock, self._queue
         while deadline is None or time.monotonic() < deadline:
@@ -224,34 +256,51 @@ class _Engine:
                     return
                 head = queue[0]
                 if head is request or not self._threads:
-                    job = self._take(head)
+                    owner = head
                 elif self._may_jump(request):
-                    queue.remove(request)
-                    request._next = 1
-                    job = (request, 0, request._pieces[0])
+                    owner = request
                 else:
                     return
-                owner = job[0]
-                if (owner._count == 1 and owner._plan.inline and
-                        (not self._threads or not (self._busy or queue))):
-                    # Nobody else has work: keep the GIL, saving the hand-off
-                    # to a worker that wakes up in the meantime.
-                    job = (owner, 0, owner._plan.inline)
-            self._run(*job)
+                blocker = self._conflict_in(owner, self._active)
+                if blocker is None:
+                    if owner is head:
+                        job = self._take(head)
+                    else:
+                        queue.remove(owner)
+                        owner._next = 1
+                        self._active.add(owner)
+                        job = (owner, 0, owner._pieces[0])
+                    if (owner._count == 1 and owner._plan.inline and
+                            (not self._threads or
+                             not (self._busy or queue))):
+                        # Nobody else has work: keep the GIL, saving the
+                        # hand-off to a worker that wakes up meanwhile.
+                        job = (owner, 0, owner._plan.inline)
+                    owner._by_caller += 1
+                    self._helped.add(owner)
+            if blocker is None:
+                self._run(*job)
+            elif self._threads:
+                return              # a worker takes it once blocker is done
+            else:
+                _await(blocker, deadline)   # another caller is running it
+
+    @staticmethod
+    def _conflict_in(request: Request, others: Set[Request]
+                     ) -> Optional[Request]:
+        """One of ``others``, not ``request``, on the same memory."""
+        for other in others:
+            if other is not request and _conflict(request, other):
+                return other
+        return None
 
     def _may_jump(self, request: Request) -> bool:
         if request._count != 1 or request._plan.spans is None:
             return False
-        (dst, src) = request._plan.spans
         for depth, other in enumerate(self._queue):
             if other is request:
                 return True
-            spans = other._plan.spans
-            if depth >= JUMP_LOOKAHEAD or spans is None:
-                return False
-            odst, osrc = spans
-            if (overlap(dst, odst) or overlap(dst, osrc) or
-                    overlap(src, odst)):
+            if depth >= JUMP_LOOKAHEAD or _conflict(request, other):
                 return False
         return False
 
@@ -273,7 +322,14 @@ class _Engine:
             if custom:
                 _running.engine = outer
         with self._lock:
-            self._busy -= worker
+            if worker:
+                self._busy -= 1
+            else:
+                request._by_caller -= 1
+                if not request._by_caller:
+                    self._helped.discard(request)
+                    if self._stalled:
+                        self._work.notify_all()
             request._left -= 1
             if error is not None and request._error is None:
                 request._error = error
@@ -285,6 +341,8 @@ class _Engine:
             if custom:
                 request._value = value
             finished = request._left == 0
+            if finished:
+                self._active.discard(request)
         if finished:
             self._finish(request)
         if not worker and error is not None and \

@@ -7,7 +7,11 @@ finish while something it must wait for is held".
 
 import concurrent.futures
 import gc
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,11 +58,26 @@ def dma(request):
     engine.close()
 
 
+def _pieces_operator(pieces, spans=None):
+    """A CopyOperator whose copy is the given pieces (functions)."""
+    def planner(dst, src, arg, parallel):
+        return hostdma_ops.Plan([(p, ()) for p in pieces], dst, spans)
+    return CopyOperator(planner)
+
+
+NOWHERE = ((0, 0), (0, 0))      # the footprint of a request touching nothing
+
+
+def gated(gate, spans=NOWHERE):
+    """An operator running ``gate``; its footprint is ``spans``."""
+    return _pieces_operator([lambda: gate(None, None, None)], spans)
+
+
 def blocked(dma):
-    """Occupies every worker of ``dma``; returns the gates."""
+    """Occupies every worker of ``dma`` (touching no memory); the gates."""
     gates = [Gate() for _ in range(dma.num_threads)]
     for gate in gates:
-        dma.async_copy(None, None, gate)
+        dma.async_copy(None, None, gated(gate))
     for gate in gates:
         assert gate.entered.wait(HOLD)
     return gates
@@ -134,6 +153,59 @@ def test_large_copy_is_split_and_correct():
         assert request._count > 1           # really split across threads
         request.wait()
     np.testing.assert_array_equal(dst, src)
+
+
+def span(arr):
+    return hostdma_ops._byte_span(arr)
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_overlapping_requests_run_one_after_another(threads):
+    """With one worker or none, a waiting caller is no second worker."""
+    with HostDMA(threads) as dma:
+        dst = np.zeros(64)
+        gate = Gate()
+        first = dma.async_copy(None, None, gated(gate, (span(dst), span(dst))))
+        if threads:
+            assert gate.entered.wait(HOLD)      # the worker runs it
+        else:
+            runner = threading.Thread(target=first.wait)
+            runner.start()                      # another caller runs it
+            assert gate.entered.wait(HOLD)
+        second = dma.async_copy(dst, np.ones(64))
+        with pytest.raises(TimeoutError):
+            second.wait(timeout=0.01)
+        assert not dst.any()
+        gate.open()
+        second.wait(HOLD)
+        assert dst.all()
+
+
+def test_worker_waits_for_overlapping_request_a_caller_runs():
+    log = []
+    with HostDMA(1) as dma:
+        gates = blocked(dma)
+        dst = np.zeros(64)
+        gate = Gate()
+
+        def logged(what, g=None):
+            def piece():
+                log.append(what + " start")
+                if g:
+                    g(None, None, None)
+                log.append(what + " end")
+            return _pieces_operator([piece], (span(dst), span(dst)))
+        first = dma.async_copy(None, None, logged("first", gate))
+        dma.async_copy(None, None, logged("second"))
+        runner = threading.Thread(target=first.wait)
+        runner.start()                          # the caller runs first
+        assert gate.entered.wait(HOLD)
+        open_all(gates)                         # the worker is free now
+        with pytest.raises(TimeoutError):       # ... but waits for first
+            dma.barrier(timeout=0.05)
+        gate.open()
+        runner.join(HOLD)
+    assert log == ["first start", "first end", "second start", "second end"]
 
 
 def test_wait_timeout_leaves_request_valid(dma):
@@ -231,13 +303,6 @@ def test_cancel_wakes_futures_wait(dma):
     done, _ = concurrent.futures.wait([request], timeout=HOLD)
     assert request in done
     open_all(gates)
-
-
-def _pieces_operator(pieces):
-    """A CopyOperator whose copy is the given pieces (functions)."""
-    def planner(dst, src, arg, parallel):
-        return hostdma_ops.Plan([(p, ()) for p in pieces], dst, None)
-    return CopyOperator(planner)
 
 
 def test_split_request_cannot_be_cancelled_once_a_piece_started():
@@ -491,6 +556,37 @@ def test_forgotten_engine_stops_its_workers():
     for thread in threads:
         thread.join(HOLD)
         assert not thread.is_alive()
+
+
+EXIT_SCRIPT = """
+import sys, time
+import numpy as np
+from pydmak.hostdma import HostDMA
+
+out = np.memmap(sys.argv[1], np.uint8, "w+", shape=(1 << 20,))
+dma = HostDMA(1)     # one worker: the second copy starts after the first
+
+def slow(dst, src, arg):
+    time.sleep(0.2)             # still running when the main thread ends
+    dst[...] = src
+    dst.flush()
+
+dma.async_copy(out, np.full(out.shape, 7, np.uint8), slow)
+dma.async_copy(out[:10], np.full(10, 9, np.uint8))     # queued behind it
+"""
+
+
+def test_interpreter_exit_finishes_pending_copies(tmp_path):
+    path = tmp_path / "out.bin"
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(path)],
+                          env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    data = np.fromfile(path, np.uint8)
+    assert np.all(data[:10] == 9) and np.all(data[10:] == 7)
 
 
 # ---------------------------------------------------------------- arguments
