@@ -15,7 +15,6 @@ the calling thread.
 from __future__ import annotations
 
 import ctypes
-import math
 import numbers
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
