@@ -173,7 +173,7 @@ def test_overlapping_requests_run_one_after_another(threads):
             runner.start()                      # another caller runs it
             assert gate.entered.wait(HOLD)
         second = dma.async_copy(dst, np.ones(64))
-        with pytest.raises(TimeoutError):
+        with pytest.raises(concurrent.futures.TimeoutError):
             second.wait(timeout=0.01)
         assert not dst.any()
         gate.open()
@@ -201,7 +201,7 @@ def test_worker_waits_for_overlapping_request_a_caller_runs():
         runner.start()                          # the caller runs first
         assert gate.entered.wait(HOLD)
         open_all(gates)                         # the worker is free now
-        with pytest.raises(TimeoutError):       # ... but waits for first
+        with pytest.raises(concurrent.futures.TimeoutError):       # ... but waits for first
             dma.barrier(timeout=0.05)
         gate.open()
         runner.join(HOLD)
@@ -212,7 +212,7 @@ def test_wait_timeout_leaves_request_valid(dma):
     gates = blocked(dma)
     ahead = dma.async_copy(None, None, recorder([]), 6)
     late = dma.async_copy(None, None, recorder([]), 7)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(concurrent.futures.TimeoutError):
         late.wait(timeout=0.01)     # custom operators never pass each other
     assert not late.done()
     open_all(gates)
@@ -247,7 +247,7 @@ def test_waiter_does_not_pass_earlier_request_on_same_memory(dma):
     dst = np.zeros(16)
     first = dma.async_copy(dst, np.full(16, 1.0))
     second = dma.async_copy(dst, np.full(16, 2.0))
-    with pytest.raises(TimeoutError):
+    with pytest.raises(concurrent.futures.TimeoutError):
         second.wait(timeout=0.01)
     assert not first.done() and np.all(dst == 0)
     open_all(gates)
@@ -383,7 +383,7 @@ def test_barrier_skips_failures_already_raised_by_wait(dma):
 
 def test_barrier_timeout(dma):
     gates = blocked(dma)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(concurrent.futures.TimeoutError):
         dma.barrier(timeout=0.01)
     open_all(gates)
     dma.barrier(HOLD)
@@ -489,7 +489,7 @@ def test_zero_threads_copies_and_close_drains():
 def test_zero_threads_wait_timeout_zero_polls():
     dma = HostDMA(0)
     request = dma.async_copy(None, None, recorder([]), 1)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(concurrent.futures.TimeoutError):
         request.wait(timeout=0)
     assert request.wait() == 1
     dma.close()
