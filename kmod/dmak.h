@@ -11,6 +11,10 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/mm_types.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/regmap.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -18,6 +22,88 @@
 #include "include/uapi/dmak.h"
 
 #define DMAK_NAME	"dmak"
+
+struct dmak_dev;
+struct dmak_client;
+
+/**
+ * struct dmak_result - how a transfer ended, kept for DMAK_IOC_WAIT
+ * @seq: the transfer (0: slot unused)
+ * @cl: the client that submitted it (compared, never dereferenced)
+ * @bytes: bytes transferred
+ * @status: DMAK_ST_*
+ * @dmasr: DMASR as it ended
+ */
+struct dmak_result {
+	u64 seq;
+	const struct dmak_client *cl;
+	u64 bytes;
+	u32 status;
+	u32 dmasr;
+};
+
+/**
+ * struct dmak_req - a queued transfer
+ * @node: entry in the channel's queue, then in its reap list
+ * @cl: the submitter (referenced)
+ * @buf: the buffer (referenced: it outlives FREE and close while queued)
+ * @seq: sequence number on the channel
+ * @cookie: the submitter's tag
+ * @dma: bus address of the first byte
+ * @len: bytes
+ * @flags: DMAK_XFER_*
+ * @started: it was given to the hardware
+ * @cancel: CANCEL asked for it while it ran
+ */
+struct dmak_req {
+	struct list_head node;
+	struct dmak_client *cl;
+	struct dmak_buf *buf;
+	u64 seq;
+	u64 cookie;
+	dma_addr_t dma;
+	u32 len;
+	u32 flags;
+	bool started;
+	bool cancel;
+};
+
+/**
+ * struct dmak_chan - one channel (MM2S or S2MM) of an instance
+ * @dd: the instance
+ * @id: DMAK_MM2S or DMAK_S2MM
+ * @base: register bank
+ * @irq: its interrupt, 0 when the channel is absent
+ * @lock: guards everything below and the channel's registers; taken in
+ *	the hard interrupt handler
+ * @queue: transfers not yet ended, in order; the first runs if @running
+ * @running: the first transfer of @queue is on the hardware
+ * @stopped: STOP asked: start nothing new
+ * @halting: a reset of the core is under way
+ * @error: DMAK_ST_* of the error that halted the channel, 0 if none
+ * @last_seq: the last sequence number given out
+ * @wq: WAIT sleeps here
+ * @results: how the last DMAK_RESULTS transfers ended, by seq
+ * @reap: ended transfers whose references the work item drops
+ * @reap_work: drops them in process context
+ */
+struct dmak_chan {
+	struct dmak_dev *dd;
+	unsigned int id;
+	unsigned int base;
+	int irq;
+	spinlock_t lock;
+	struct list_head queue;
+	bool running;
+	bool stopped;
+	bool halting;
+	u32 error;
+	u64 last_seq;
+	wait_queue_head_t wq;
+	struct dmak_result *results;
+	struct list_head reap;
+	struct work_struct reap_work;
+};
 
 /**
  * struct dmak_dev - one AXI DMA instance and its char device /dev/dmakN
@@ -34,8 +120,8 @@
  *	after the handle went away)
  * @buf_bytes: bytes of those buffers
  * @info: what DMAK_IOC_INFO and sysfs report (per-file fields left zero)
- * @irq_mm2s: MM2S interrupt, or 0 when the channel is absent
- * @irq_s2mm: S2MM interrupt, or 0 when the channel is absent
+ * @chan: the MM2S and S2MM channels
+ * @reset_lock: serialises resets of the core
  */
 struct dmak_dev {
 	struct device dev;
@@ -48,17 +134,34 @@ struct dmak_dev {
 	atomic_t buf_count;
 	atomic64_t buf_bytes;
 	struct dmak_info info;
-	int irq_mm2s;
-	int irq_s2mm;
+	struct dmak_chan chan[2];
+	struct mutex reset_lock;
+};
+
+/**
+ * struct dmak_records - completion records of one client on one channel
+ * @head: index of the oldest record
+ * @count: records held
+ * @overflow: records were dropped since the last one read
+ * @ring: the records
+ */
+struct dmak_records {
+	unsigned int head;
+	unsigned int count;
+	bool overflow;
+	struct dmak_completion ring[DMAK_RECORDS];
 };
 
 /**
  * struct dmak_client - one open file of a dmak device
- * @ref: held by the file and by each buffer the file allocated
+ * @ref: held by the file, its channel files, each buffer and each transfer
  * @dd: the device, referenced for the client's lifetime
  * @lock: guards @bufs
  * @bufs: buffers this file still holds a handle to
  * @used: bytes of buffers charged to this file until their memory is freed
+ * @rec_lock: guards @rec; taken under a channel's lock
+ * @rec_wq: read() and poll() wait here
+ * @rec: completion records, per channel
  */
 struct dmak_client {
 	struct kref ref;
@@ -66,6 +169,9 @@ struct dmak_client {
 	struct mutex lock;
 	struct list_head bufs;
 	atomic64_t used;
+	spinlock_t rec_lock;
+	wait_queue_head_t rec_wq;
+	struct dmak_records rec[2];
 };
 
 /**
@@ -100,7 +206,28 @@ extern unsigned long dmak_buf_quota;
 /* dmak_fops.c */
 extern const struct file_operations dmak_fops;
 
+/* dmak_chan.c */
+int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq);
+void dmak_chans_shutdown(struct dmak_dev *dd);
+void dmak_chans_quiesce(struct dmak_dev *dd);
+int dmak_hw_reset(struct dmak_dev *dd);
+long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg);
+long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg);
+long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg);
+void dmak_chans_cancel_client(struct dmak_client *cl);
+
+/* dmak_records.c */
+void dmak_record_push(struct dmak_client *cl, const struct dmak_completion *c);
+void dmak_records_consume(struct dmak_client *cl, unsigned int ch, u64 seq);
+long dmak_ioctl_channel_fd(struct dmak_client *cl, void __user *uarg);
+ssize_t dmak_records_read(struct dmak_client *cl, unsigned int mask,
+			  struct file *file, char __user *ubuf, size_t len);
+__poll_t dmak_records_poll(struct dmak_client *cl, unsigned int mask,
+			   struct file *file, poll_table *wait);
+
 /* dmak_buf.c */
+struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle);
+void dmak_buf_put(struct dmak_buf *buf);
 int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg);
 int dmak_buf_free(struct dmak_client *cl, u32 handle);
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg);

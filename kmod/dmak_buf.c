@@ -36,7 +36,7 @@ static void dmak_buf_release(struct kref *ref)
 	dmak_client_put(cl);
 }
 
-static void dmak_buf_put(struct dmak_buf *buf)
+void dmak_buf_put(struct dmak_buf *buf)
 {
 	kref_put(&buf->ref, dmak_buf_release);
 }
@@ -47,7 +47,7 @@ static void dmak_buf_put(struct dmak_buf *buf)
  * xarray before that reference is dropped), so kref_get() is safe under the
  * xarray lock.
  */
-static struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
+struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
 {
 	struct xarray *xa = &cl->dd->bufs;
 	struct dmak_buf *buf;

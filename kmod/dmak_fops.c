@@ -7,6 +7,7 @@
  * lock held.
  */
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -18,7 +19,7 @@ static void dmak_client_release(struct kref *ref)
 
 	put_device(&cl->dd->dev);
 	mutex_destroy(&cl->lock);
-	kfree(cl);
+	kvfree(cl);
 }
 
 void dmak_client_put(struct dmak_client *cl)
@@ -34,12 +35,14 @@ static int dmak_open(struct inode *inode, struct file *file)
 
 	if (READ_ONCE(dd->dead))
 		return -ENODEV;
-	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+	cl = kvzalloc(sizeof(*cl), GFP_KERNEL);
 	if (!cl)
 		return -ENOMEM;
 	kref_init(&cl->ref);
 	mutex_init(&cl->lock);
 	INIT_LIST_HEAD(&cl->bufs);
+	spin_lock_init(&cl->rec_lock);
+	init_waitqueue_head(&cl->rec_wq);
 	get_device(&dd->dev);
 	cl->dd = dd;
 	file->private_data = cl;
@@ -50,9 +53,24 @@ static int dmak_release(struct inode *inode, struct file *file)
 {
 	struct dmak_client *cl = file->private_data;
 
+	dmak_chans_cancel_client(cl);
 	dmak_buf_release_all(cl);
 	dmak_client_put(cl);
 	return 0;
+}
+
+static ssize_t dmak_read(struct file *file, char __user *ubuf, size_t len,
+			 loff_t *ppos)
+{
+	return dmak_records_read(file->private_data,
+				 BIT(DMAK_MM2S) | BIT(DMAK_S2MM), file, ubuf,
+				 len);
+}
+
+static __poll_t dmak_poll(struct file *file, poll_table *wait)
+{
+	return dmak_records_poll(file->private_data,
+				 BIT(DMAK_MM2S) | BIT(DMAK_S2MM), file, wait);
 }
 
 static long dmak_ioctl_info(struct dmak_client *cl, void __user *uarg)
@@ -106,9 +124,9 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct dmak_client *cl = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
-	/* Once the hardware is gone, only INFO and FREE still work. */
+	/* Once the hardware is gone, only INFO, FREE and WAIT still work. */
 	if (READ_ONCE(cl->dd->dead) && cmd != DMAK_IOC_INFO &&
-	    cmd != DMAK_IOC_FREE)
+	    cmd != DMAK_IOC_FREE && cmd != DMAK_IOC_WAIT)
 		return -ENODEV;
 
 	switch (cmd) {
@@ -120,6 +138,14 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return dmak_ioctl_free(cl, uarg);
 	case DMAK_IOC_SYNC:
 		return dmak_ioctl_sync(cl, uarg);
+	case DMAK_IOC_SUBMIT:
+		return dmak_ioctl_submit(cl, uarg);
+	case DMAK_IOC_WAIT:
+		return dmak_ioctl_wait(cl, uarg);
+	case DMAK_IOC_CHAN_OP:
+		return dmak_ioctl_chan_op(cl, uarg);
+	case DMAK_IOC_CHANNEL_FD:
+		return dmak_ioctl_channel_fd(cl, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -141,4 +167,6 @@ const struct file_operations dmak_fops = {
 	.unlocked_ioctl = dmak_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = dmak_mmap,
+	.read = dmak_read,
+	.poll = dmak_poll,
 };

@@ -152,27 +152,38 @@ static int dmak_read_props(struct dmak_dev *dd)
 	return 0;
 }
 
-static int dmak_get_irqs(struct platform_device *pdev, struct dmak_dev *dd)
+/* The interrupts say which channels the IP has. */
+static int dmak_get_irqs(struct platform_device *pdev, int irqs[2])
 {
-	int irq;
+	static const char * const names[2] = {
+		[DMAK_MM2S] = "mm2s_introut",
+		[DMAK_S2MM] = "s2mm_introut",
+	};
+	int i;
 
-	irq = platform_get_irq_byname_optional(pdev, "mm2s_introut");
-	if (irq == -EPROBE_DEFER)
-		return irq;
-	if (irq > 0) {
-		dd->irq_mm2s = irq;
-		dd->info.flags |= DMAK_INFO_MM2S;
+	for (i = 0; i < 2; i++) {
+		irqs[i] = platform_get_irq_byname_optional(pdev, names[i]);
+		if (irqs[i] == -EPROBE_DEFER)
+			return irqs[i];
 	}
-	irq = platform_get_irq_byname_optional(pdev, "s2mm_introut");
-	if (irq == -EPROBE_DEFER)
-		return irq;
-	if (irq > 0) {
-		dd->irq_s2mm = irq;
-		dd->info.flags |= DMAK_INFO_S2MM;
-	}
-	if (!dd->irq_mm2s && !dd->irq_s2mm)
+	if (irqs[DMAK_MM2S] <= 0 && irqs[DMAK_S2MM] <= 0)
 		return dev_err_probe(&pdev->dev, -ENXIO,
 				     "no mm2s_introut or s2mm_introut interrupt\n");
+	return 0;
+}
+
+static int dmak_init_chans(struct dmak_dev *dd, const int irqs[2])
+{
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		ret = dmak_chan_init(dd, i, irqs[i]);
+		if (ret)
+			return ret;
+		if (irqs[i] > 0)
+			dd->info.flags |= i == DMAK_MM2S ? DMAK_INFO_MM2S :
+						     DMAK_INFO_S2MM;
+	}
 	return 0;
 }
 
@@ -209,23 +220,10 @@ static int dmak_get_regmap(struct platform_device *pdev, struct dmak_dev *dd)
 	return 0;
 }
 
-/* Resets the whole core through the bank of a channel that exists. */
-static int dmak_hw_reset(struct dmak_dev *dd)
-{
-	unsigned int bank = dd->irq_mm2s ? DMAK_MM2S_BASE : DMAK_S2MM_BASE;
-	unsigned int cr;
-	int ret;
-
-	ret = regmap_write(dd->regmap, bank + DMAK_DMACR, DMAK_CR_RESET);
-	if (ret)
-		return ret;
-	return regmap_read_poll_timeout(dd->regmap, bank + DMAK_DMACR, cr,
-					!(cr & DMAK_CR_RESET), 10, 100000);
-}
-
 static int dmak_hw_init(struct dmak_dev *dd)
 {
-	unsigned int bank = dd->irq_mm2s ? DMAK_MM2S_BASE : DMAK_S2MM_BASE;
+	unsigned int bank = dd->chan[DMAK_MM2S].irq > 0 ? DMAK_MM2S_BASE :
+							    DMAK_S2MM_BASE;
 	unsigned int sr;
 	int ret;
 
@@ -247,13 +245,21 @@ static int dmak_hw_init(struct dmak_dev *dd)
 
 /* the class device and its char device */
 
+static void dmak_dev_free(struct dmak_dev *dd)
+{
+	xa_destroy(&dd->bufs);
+	kfree(dd->chan[DMAK_MM2S].results);
+	kfree(dd->chan[DMAK_S2MM].results);
+	mutex_destroy(&dd->reset_lock);
+	kfree(dd);
+}
+
 static void dmak_dev_release(struct device *dev)
 {
 	struct dmak_dev *dd = to_dmak_dev(dev);
 
-	xa_destroy(&dd->bufs);
 	put_device(dd->hw);
-	kfree(dd);
+	dmak_dev_free(dd);
 }
 
 static int dmak_probe(struct platform_device *pdev)
@@ -261,6 +267,7 @@ static int dmak_probe(struct platform_device *pdev)
 	struct device *hw = &pdev->dev;
 	struct dmak_dev *dd;
 	int minor, ret;
+	int irqs[2];
 
 	/* Not devm: it lives on while files, buffers or mappings use it. */
 	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
@@ -268,12 +275,15 @@ static int dmak_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	dd->hw = hw;
 	xa_init_flags(&dd->bufs, XA_FLAGS_ALLOC1);
+	mutex_init(&dd->reset_lock);
 
 	ret = dmak_read_props(dd);
 	if (!ret)
-		ret = dmak_get_irqs(pdev, dd);
+		ret = dmak_get_irqs(pdev, irqs);
 	if (!ret)
 		ret = dmak_get_regmap(pdev, dd);
+	if (!ret)
+		ret = dmak_init_chans(dd, irqs);
 	if (!ret)
 		ret = dmak_hw_init(dd);
 	if (!ret)
@@ -317,11 +327,12 @@ static int dmak_probe(struct platform_device *pdev)
 
 err_put:
 	ida_free(&dmak_minors, minor);
+	dmak_chans_quiesce(dd);
 	put_device(&dd->dev);	/* drops the hw reference, frees dd */
 	return ret;
 err_free:
-	xa_destroy(&dd->bufs);
-	kfree(dd);
+	dmak_chans_quiesce(dd);
+	dmak_dev_free(dd);
 	return ret;
 }
 
@@ -330,9 +341,8 @@ static void dmak_remove(struct platform_device *pdev)
 	struct dmak_dev *dd = platform_get_drvdata(pdev);
 
 	WRITE_ONCE(dd->dead, true);
-	/* Stop the engine touching memory; buffers stay until released. */
-	if (dmak_hw_reset(dd))
-		dev_warn(dd->hw, "engine did not come out of reset\n");
+	/* Stop the engine and end every transfer; buffers stay until freed. */
+	dmak_chans_shutdown(dd);
 	cdev_device_del(&dd->cdev, &dd->dev);
 	/*
 	 * The minor is free again even while old files keep @dd: they reach

@@ -10,35 +10,43 @@
  * interrupts as named resources; dmak.ko binds to that child through its
  * normal probe path and finds the registers through its parent's regmap.
  */
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/property.h>
 #include <linux/regmap.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "dmak_hw.h"
+#include "dmak_sim.h"
 
-#define DMAK_SIM_NAME		"dmak-sim"
 #define DMAK_SIM_MAX		16
+#define DMAK_SIM_FIFO_MAX	SZ_4M
 
 static unsigned int instances = 1;
 module_param(instances, uint, 0444);
 MODULE_PARM_DESC(instances, "Number of simulated AXI DMA IPs (1-16)");
 
-static bool sg;
-module_param(sg, bool, 0444);
+bool dmak_sim_sg;
+module_param_named(sg, dmak_sim_sg, bool, 0444);
 MODULE_PARM_DESC(sg, "Include the scatter-gather engine (DMASR.SGIncld)");
 
 static unsigned int length_width = 26;
 module_param(length_width, uint, 0444);
 MODULE_PARM_DESC(length_width, "Width of the length register in bits (8-26)");
 
-static unsigned int addr_width = 32;
-module_param(addr_width, uint, 0444);
+unsigned int dmak_sim_addr_width = 32;
+module_param_named(addr_width, dmak_sim_addr_width, uint, 0444);
 MODULE_PARM_DESC(addr_width, "Address width in bits (32-64)");
 
 static unsigned int data_width = 32;
@@ -49,134 +57,120 @@ static bool dre;
 module_param(dre, bool, 0444);
 MODULE_PARM_DESC(dre, "Include the data realignment engine");
 
-enum { SIM_MM2S, SIM_S2MM, SIM_NCHANS };
+static unsigned long long bandwidth;
+module_param(bandwidth, ullong, 0444);
+MODULE_PARM_DESC(bandwidth,
+		 "Stream bytes/s, 0 for unthrottled (per instance in debugfs)");
 
-/* One channel's register bank. */
-struct dmak_sim_chan {
-	u32 dmacr;
-	u32 dmasr;
-	u32 curdesc[2];
-	u32 taildesc[2];
-	u32 addr[2];
-	u32 length;
-};
-
-/**
- * struct dmak_sim - one simulated IP
- * @dev: the simulator's platform device
- * @lock: guards the register file; taken from any context
- * @chan: the MM2S and S2MM register banks
- * @sg_ctl: SG_CTL register
- * @reset_reads: DMACR reads that still show Reset set after a reset
- * @fwnode: name of @domain
- * @domain: irq domain of the two interrupt lines
- * @child: the device dmak.ko binds to
- */
-struct dmak_sim {
-	struct device *dev;
-	spinlock_t lock;
-	struct dmak_sim_chan chan[SIM_NCHANS];
-	u32 sg_ctl;
-	unsigned int reset_reads;
-	struct fwnode_handle *fwnode;
-	struct irq_domain *domain;
-	struct platform_device *child;
-};
+static unsigned int fifo_depth = SZ_64K;
+module_param(fifo_depth, uint, 0444);
+MODULE_PARM_DESC(fifo_depth,
+		 "Bytes the loopback FIFO holds, up to 4 MiB (per instance in debugfs)");
 
 static struct platform_device *dmak_sim_pdevs[DMAK_SIM_MAX];
+static struct dentry *dmak_sim_debugfs;
 
 /* register model */
 
 #define SIM_CR_WRITABLE	(DMAK_CR_RS | DMAK_CR_KEYHOLE | DMAK_CR_CYCLIC | \
 			 DMAK_CR_ALL_IRQ | DMAK_CR_THRESHOLD | DMAK_CR_DELAY)
 
-/* A reset of either channel resets the whole core. */
-static void dmak_sim_reset(struct dmak_sim *sim)
+/* Registers and transfer state after a reset; faults stay armed. */
+void dmak_sim_reset_regs(struct dmak_sim *sim)
 {
+	struct dmak_sim_chan *c;
+	unsigned long faults;
 	int i;
 
 	for (i = 0; i < SIM_NCHANS; i++) {
-		memset(&sim->chan[i], 0, sizeof(sim->chan[i]));
-		sim->chan[i].dmacr = DMAK_CR_RESET_VALUE;
-		sim->chan[i].dmasr = DMAK_SR_HALTED |
-				     (sg ? DMAK_SR_SG_INCLD : 0);
+		c = &sim->chan[i];
+		faults = c->faults;
+		memset(c, 0, sizeof(*c));
+		c->faults = faults;
+		c->dmacr = DMAK_CR_RESET_VALUE;
+		c->dmasr = DMAK_SR_HALTED |
+			   (dmak_sim_sg ? DMAK_SR_SG_INCLD : 0);
 	}
 	sim->sg_ctl = 0;
-	sim->reset_reads = 1;
 }
 
-static void dmak_sim_write_cr(struct dmak_sim *sim, struct dmak_sim_chan *ch,
-			      u32 val)
+static void dmak_sim_write_cr(struct dmak_sim *sim, int ch, u32 val)
 {
+	struct dmak_sim_chan *c = &sim->chan[ch];
+	u32 level = dmak_sim_irq_level(c);
+
 	if (val & DMAK_CR_RESET) {
-		dmak_sim_reset(sim);
+		/* The engine resets the core once it has quiesced. */
+		sim->resetting = true;
+		wake_up(&sim->kick);
 		return;
 	}
-	ch->dmacr = (val & SIM_CR_WRITABLE) | (DMAK_CR_RESET_VALUE &
-					       ~SIM_CR_WRITABLE);
-	if (val & DMAK_CR_RS)
-		ch->dmasr &= ~DMAK_SR_HALTED;
-	else
-		ch->dmasr = (ch->dmasr | DMAK_SR_HALTED) & ~DMAK_SR_IDLE;
+	c->dmacr = (val & SIM_CR_WRITABLE) |
+		   (DMAK_CR_RESET_VALUE & ~SIM_CR_WRITABLE);
+	if (val & DMAK_CR_RS) {
+		c->dmasr &= ~DMAK_SR_HALTED;
+		wake_up(&sim->kick);
+	} else if (!c->busy) {
+		c->dmasr = (c->dmasr | DMAK_SR_HALTED) & ~DMAK_SR_IDLE;
+	}
+	dmak_sim_irq_update(sim, ch, level);
 }
 
-/* Returns the register @off of bank @ch, or NULL for a reserved offset. */
-static u32 *dmak_sim_reg(struct dmak_sim_chan *ch, unsigned int off)
+/* Returns the register @off of channel @c, or NULL for a reserved offset. */
+static u32 *dmak_sim_reg(struct dmak_sim_chan *c, unsigned int off)
 {
-	bool msb = addr_width > 32;
+	bool msb = dmak_sim_addr_width > 32;
 
 	switch (off) {
 	case DMAK_DMACR:
-		return &ch->dmacr;
+		return &c->dmacr;
 	case DMAK_DMASR:
-		return &ch->dmasr;
+		return &c->dmasr;
 	case DMAK_CURDESC:
-		return &ch->curdesc[0];
+		return &c->curdesc[0];
 	case DMAK_CURDESC_MSB:
-		return msb ? &ch->curdesc[1] : NULL;
+		return msb ? &c->curdesc[1] : NULL;
 	case DMAK_TAILDESC:
-		return &ch->taildesc[0];
+		return &c->taildesc[0];
 	case DMAK_TAILDESC_MSB:
-		return msb ? &ch->taildesc[1] : NULL;
+		return msb ? &c->taildesc[1] : NULL;
 	case DMAK_ADDR:
-		return &ch->addr[0];
+		return &c->addr[0];
 	case DMAK_ADDR_MSB:
-		return msb ? &ch->addr[1] : NULL;
+		return msb ? &c->addr[1] : NULL;
 	case DMAK_LENGTH:
-		return &ch->length;
+		return &c->length;
 	default:
 		return NULL;
 	}
 }
 
-static struct dmak_sim_chan *dmak_sim_bank(struct dmak_sim *sim,
-					   unsigned int reg, unsigned int *off)
+/* Splits a register number into channel and offset in its bank. */
+static int dmak_sim_bank(unsigned int reg, unsigned int *off)
 {
-	unsigned int i = reg < DMAK_S2MM_BASE ? SIM_MM2S : SIM_S2MM;
+	int ch = reg < DMAK_S2MM_BASE ? SIM_MM2S : SIM_S2MM;
 
-	*off = reg - (i == SIM_MM2S ? DMAK_MM2S_BASE : DMAK_S2MM_BASE);
-	return &sim->chan[i];
+	*off = reg - (ch == SIM_MM2S ? DMAK_MM2S_BASE : DMAK_S2MM_BASE);
+	return ch;
 }
 
 static int dmak_sim_reg_read(void *ctx, unsigned int reg, unsigned int *val)
 {
 	struct dmak_sim *sim = ctx;
-	struct dmak_sim_chan *ch;
 	unsigned long flags;
 	unsigned int off;
 	u32 *r;
+	int ch;
 
 	spin_lock_irqsave(&sim->lock, flags);
 	if (reg == DMAK_SG_CTL) {
 		*val = sim->sg_ctl;
 	} else {
-		ch = dmak_sim_bank(sim, reg, &off);
-		r = dmak_sim_reg(ch, off);
+		ch = dmak_sim_bank(reg, &off);
+		r = dmak_sim_reg(&sim->chan[ch], off);
 		*val = r ? *r : 0;
-		if (off == DMAK_DMACR && sim->reset_reads) {
+		if (off == DMAK_DMACR && sim->resetting)
 			*val |= DMAK_CR_RESET;
-			sim->reset_reads--;
-		}
 	}
 	spin_unlock_irqrestore(&sim->lock, flags);
 	return 0;
@@ -185,26 +179,36 @@ static int dmak_sim_reg_read(void *ctx, unsigned int reg, unsigned int *val)
 static int dmak_sim_reg_write(void *ctx, unsigned int reg, unsigned int val)
 {
 	struct dmak_sim *sim = ctx;
-	struct dmak_sim_chan *ch;
+	struct dmak_sim_chan *c;
 	unsigned long flags;
 	unsigned int off;
 	u32 *r;
+	int ch;
 
 	spin_lock_irqsave(&sim->lock, flags);
 	if (reg == DMAK_SG_CTL) {
 		sim->sg_ctl = val;
 		goto out;
 	}
-	ch = dmak_sim_bank(sim, reg, &off);
+	ch = dmak_sim_bank(reg, &off);
+	c = &sim->chan[ch];
 	switch (off) {
 	case DMAK_DMACR:
 		dmak_sim_write_cr(sim, ch, val);
 		break;
 	case DMAK_DMASR:
-		ch->dmasr &= ~(val & DMAK_SR_ALL_IRQ);	/* W1C, 12..14 only */
+		c->dmasr &= ~(val & DMAK_SR_ALL_IRQ);	/* W1C, 12..14 only */
+		break;
+	case DMAK_LENGTH:
+		/* Writing LENGTH starts a direct-mode transfer. */
+		c->length = val & (BIT(length_width) - 1);
+		if (c->length && (c->dmacr & DMAK_CR_RS) && !c->busy) {
+			c->start = true;
+			wake_up(&sim->kick);
+		}
 		break;
 	default:
-		r = dmak_sim_reg(ch, off);
+		r = dmak_sim_reg(c, off);
 		if (r)
 			*r = val;
 		break;
@@ -224,6 +228,116 @@ static const struct regmap_config dmak_sim_regmap_config = {
 	.reg_write = dmak_sim_reg_write,
 	.disable_locking = true,	/* sim->lock serialises */
 };
+
+/* debugfs: fault injection and stream settings, per instance */
+
+/* "mm2s decerr", "s2mm lost-irq", ...: arms a fault; "clear" disarms all. */
+static ssize_t dmak_sim_fault_write(struct file *file, const char __user *ubuf,
+				    size_t len, loff_t *ppos)
+{
+	struct dmak_sim *sim = ((struct seq_file *)file->private_data)->private;
+	char buf[32], *kind;
+	int ch, fault;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	kind = strim(buf);
+	if (!strcmp(kind, "clear")) {
+		for (ch = 0; ch < SIM_NCHANS; ch++)
+			sim->chan[ch].faults = 0;
+		return len;
+	}
+	if (!strncmp(kind, "mm2s ", 5))
+		ch = SIM_MM2S;
+	else if (!strncmp(kind, "s2mm ", 5))
+		ch = SIM_S2MM;
+	else
+		return -EINVAL;
+	fault = match_string(dmak_sim_fault_names, SIM_NFAULTS, kind + 5);
+	if (fault < 0)
+		return fault;
+	set_bit(fault, &sim->chan[ch].faults);
+	return len;
+}
+
+/* Lists the armed faults. */
+static int dmak_sim_fault_show(struct seq_file *m, void *unused)
+{
+	struct dmak_sim *sim = m->private;
+	int ch, f;
+
+	for (ch = 0; ch < SIM_NCHANS; ch++)
+		for (f = 0; f < SIM_NFAULTS; f++)
+			if (test_bit(f, &sim->chan[ch].faults))
+				seq_printf(m, "%s %s\n",
+					   ch == SIM_MM2S ? "mm2s" : "s2mm",
+					   dmak_sim_fault_names[f]);
+	return 0;
+}
+
+static int dmak_sim_fault_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, dmak_sim_fault_show, inode->i_private);
+}
+
+static const struct file_operations dmak_sim_fault_fops = {
+	.owner = THIS_MODULE,
+	.open = dmak_sim_fault_open,
+	.read = seq_read,
+	.write = dmak_sim_fault_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+static void dmak_sim_debugfs_remove(void *data)
+{
+	struct dmak_sim *sim = data;
+
+	debugfs_remove_recursive(sim->debugfs);
+}
+
+static int dmak_sim_debugfs_add(struct dmak_sim *sim)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%d", sim->id);
+	sim->debugfs = debugfs_create_dir(name, dmak_sim_debugfs);
+	debugfs_create_file("fault", 0600, sim->debugfs, sim,
+			    &dmak_sim_fault_fops);
+	debugfs_create_u64("bandwidth", 0600, sim->debugfs, &sim->bandwidth);
+	debugfs_create_u32("fifo_depth", 0600, sim->debugfs,
+			   &sim->fifo_depth);
+	return devm_add_action_or_reset(sim->dev, dmak_sim_debugfs_remove, sim);
+}
+
+/* the engine thread and its FIFO */
+
+static void dmak_sim_engine_stop(void *data)
+{
+	struct dmak_sim *sim = data;
+
+	kthread_stop(sim->engine);
+	vfree(sim->stream.data);
+}
+
+static int dmak_sim_engine_add(struct dmak_sim *sim)
+{
+	int ret;
+
+	sim->stream.size = DMAK_SIM_FIFO_MAX;
+	sim->stream.data = vmalloc(sim->stream.size);
+	if (!sim->stream.data)
+		return -ENOMEM;
+	ret = dmak_sim_engine_start(sim);
+	if (ret) {
+		vfree(sim->stream.data);
+		return ret;
+	}
+	return devm_add_action_or_reset(sim->dev, dmak_sim_engine_stop, sim);
+}
 
 /* interrupts: a linear domain of two lines, raised from the model */
 
@@ -245,6 +359,7 @@ static void dmak_sim_irq_teardown(void *data)
 	struct dmak_sim *sim = data;
 	int i;
 
+	irq_work_sync(&sim->irq_work);
 	for (i = 0; i < SIM_NCHANS; i++)
 		irq_dispose_mapping(irq_find_mapping(sim->domain, i));
 	irq_domain_remove(sim->domain);
@@ -283,7 +398,7 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		.res = res,
 		.num_res = SIM_NCHANS,
 		.properties = props,
-		.dma_mask = DMA_BIT_MASK(addr_width),
+		.dma_mask = DMA_BIT_MASK(dmak_sim_addr_width),
 	};
 	unsigned int virq;
 	int i, n = 0;
@@ -292,13 +407,15 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		virq = irq_create_mapping(sim->domain, i);
 		if (!virq)
 			return -ENOMEM;
+		sim->virq[i] = virq;
 		res[i] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
 			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
 	}
-	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", addr_width);
+	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth",
+				       dmak_sim_addr_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width", length_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", data_width);
-	if (sg)
+	if (dmak_sim_sg)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-sg");
 	if (dre)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-dre");
@@ -321,17 +438,25 @@ static int dmak_sim_probe(struct platform_device *pdev)
 	if (!sim)
 		return -ENOMEM;
 	sim->dev = dev;
+	sim->id = pdev->id;
 	spin_lock_init(&sim->lock);
-	dmak_sim_reset(sim);
-	sim->reset_reads = 0;
+	init_waitqueue_head(&sim->kick);
+	sim->irq_work = IRQ_WORK_INIT_HARD(dmak_sim_irq_raise);
+	dmak_sim_reset_regs(sim);
+	sim->fifo_depth = fifo_depth;
+	sim->bandwidth = bandwidth;
 
 	map = devm_regmap_init(dev, NULL, sim, &dmak_sim_regmap_config);
 	if (IS_ERR(map))
 		return PTR_ERR(map);
 	ret = dmak_sim_irq_setup(sim, pdev->id);
-	if (ret)
-		return ret;
-	return dmak_sim_add_child(sim, pdev->id);
+	if (!ret)
+		ret = dmak_sim_engine_add(sim);
+	if (!ret)
+		ret = dmak_sim_debugfs_add(sim);
+	if (!ret)	/* last: removed first, while the engine still runs */
+		ret = dmak_sim_add_child(sim, pdev->id);
+	return ret;
 }
 
 static struct platform_driver dmak_sim_driver = {
@@ -356,10 +481,11 @@ static int dmak_sim_check_params(void)
 	if (!instances || instances > DMAK_SIM_MAX ||
 	    length_width < DMAK_LENGTH_WIDTH_MIN ||
 	    length_width > DMAK_LENGTH_WIDTH_MAX ||
-	    addr_width < 32 || addr_width > 64 ||
+	    dmak_sim_addr_width < 32 || dmak_sim_addr_width > 64 ||
+	    !fifo_depth || fifo_depth > DMAK_SIM_FIFO_MAX ||
 	    data_width < 8 || data_width > 1024 ||
 	    !is_power_of_2(data_width)) {
-		pr_err(DMAK_SIM_NAME ": instances 1-16, length_width 8-26, addr_width 32-64, data_width a power of 2 in 8-1024\n");
+		pr_err(DMAK_SIM_NAME ": instances 1-16, length_width 8-26, addr_width 32-64, data_width a power of 2 in 8-1024, fifo_depth up to 4 MiB\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -374,9 +500,12 @@ static int __init dmak_sim_init(void)
 	ret = dmak_sim_check_params();
 	if (ret)
 		return ret;
+	dmak_sim_debugfs = debugfs_create_dir(DMAK_SIM_NAME, NULL);
 	ret = platform_driver_register(&dmak_sim_driver);
-	if (ret)
+	if (ret) {
+		debugfs_remove(dmak_sim_debugfs);
 		return ret;
+	}
 	for (i = 0; i < instances; i++) {
 		pdev = platform_device_register_simple(DMAK_SIM_NAME, i,
 						       NULL, 0);
@@ -384,6 +513,7 @@ static int __init dmak_sim_init(void)
 			ret = PTR_ERR(pdev);
 			dmak_sim_unregister_all();
 			platform_driver_unregister(&dmak_sim_driver);
+			debugfs_remove(dmak_sim_debugfs);
 			return ret;
 		}
 		dmak_sim_pdevs[i] = pdev;
@@ -396,6 +526,7 @@ static void __exit dmak_sim_exit(void)
 {
 	dmak_sim_unregister_all();
 	platform_driver_unregister(&dmak_sim_driver);
+	debugfs_remove(dmak_sim_debugfs);
 }
 module_exit(dmak_sim_exit);
 

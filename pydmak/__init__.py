@@ -8,12 +8,17 @@ one raises :class:`DeviceNotFoundError` saying what is missing.
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
 from .buffer import DMABuffer, allocate
 from .device import Device, DeviceInfo, RawBuffer, default_device, devices
+from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
 from .errors import DeviceNotFoundError, DmakError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DMA",
     "DMABuffer",
+    "DMAChannel",
+    "DMAError",
+    "DMATimeoutError",
     "Device",
     "DeviceInfo",
     "DeviceNotFoundError",

@@ -7,7 +7,7 @@ compares sizes, field offsets and ioctl numbers with this module.
 
 import ctypes
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 # dmak_info.flags
 INFO_MM2S = 1 << 0
@@ -94,12 +94,116 @@ class dmak_sync(ctypes.Structure):
     ]
 
 
+# channels
+MM2S = 0
+S2MM = 1
+
+# dmak_xfer.flags
+XFER_NO_SYNC = 1 << 0
+
+SUBMIT_MAX = 256
+
+# transfer status
+ST_OK = 0
+ST_DMA_INT_ERR = 1
+ST_DMA_SLV_ERR = 2
+ST_DMA_DEC_ERR = 3
+ST_SG_INT_ERR = 4
+ST_SG_SLV_ERR = 5
+ST_SG_DEC_ERR = 6
+ST_CANCELLED = 7
+ST_RESET = 8
+ST_ABORTED = 9
+ST_REMOVED = 10
+
+WAIT_FOREVER = 0xFFFFFFFF
+RESULTS = 1024
+
+# dmak_chan_op.op
+OP_STATUS = 0
+OP_RESET = 1
+OP_CANCEL = 2
+OP_STOP = 3
+OP_START = 4
+
+# dmak_completion.flags
+COMPL_OVERFLOW = 1 << 0
+RECORDS = 256
+
+
+class dmak_xfer(ctypes.Structure):
+    _fields_ = [
+        ("channel", ctypes.c_uint32),
+        ("handle", ctypes.c_uint32),
+        ("offset", ctypes.c_uint64),
+        ("length", ctypes.c_uint64),
+        ("cookie", ctypes.c_uint64),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+        ("seq", ctypes.c_uint64),
+    ]
+
+
+class dmak_submit(ctypes.Structure):
+    _fields_ = [
+        ("xfers", ctypes.c_uint64),
+        ("count", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+    ]
+
+
+class dmak_wait(ctypes.Structure):
+    _fields_ = [
+        ("channel", ctypes.c_uint32),
+        ("timeout_ms", ctypes.c_uint32),
+        ("seq", ctypes.c_uint64),
+        ("bytes", ctypes.c_uint64),
+        ("status", ctypes.c_uint32),
+        ("dmasr", ctypes.c_uint32),
+    ]
+
+
+class dmak_chan_op(ctypes.Structure):
+    _fields_ = [
+        ("channel", ctypes.c_uint32),
+        ("op", ctypes.c_uint32),
+        ("seq", ctypes.c_uint64),
+        ("dmacr", ctypes.c_uint32),
+        ("dmasr", ctypes.c_uint32),
+        ("queued", ctypes.c_uint32),
+        ("error", ctypes.c_uint32),
+    ]
+
+
+class dmak_completion(ctypes.Structure):
+    _fields_ = [
+        ("seq", ctypes.c_uint64),
+        ("cookie", ctypes.c_uint64),
+        ("bytes", ctypes.c_uint64),
+        ("channel", ctypes.c_uint32),
+        ("status", ctypes.c_uint32),
+        ("dmasr", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+    ]
+
+
+class dmak_channel_fd(ctypes.Structure):
+    _fields_ = [
+        ("channel", ctypes.c_uint32),
+        ("fd", ctypes.c_int32),
+    ]
+
+
 IOC_MAGIC = 0xDA
 
 IOC_INFO = _ior(IOC_MAGIC, 0x00, dmak_info)
 IOC_ALLOC = _iowr(IOC_MAGIC, 0x01, dmak_alloc)
 IOC_FREE = _iow(IOC_MAGIC, 0x02, dmak_free)
 IOC_SYNC = _iow(IOC_MAGIC, 0x03, dmak_sync)
+IOC_SUBMIT = _iow(IOC_MAGIC, 0x04, dmak_submit)
+IOC_WAIT = _iowr(IOC_MAGIC, 0x05, dmak_wait)
+IOC_CHAN_OP = _iowr(IOC_MAGIC, 0x06, dmak_chan_op)
+IOC_CHANNEL_FD = _iowr(IOC_MAGIC, 0x07, dmak_channel_fd)
 
 #: name -> ctypes structure, for the ABI check
 STRUCTS = {
@@ -107,6 +211,12 @@ STRUCTS = {
     "dmak_alloc": dmak_alloc,
     "dmak_free": dmak_free,
     "dmak_sync": dmak_sync,
+    "dmak_xfer": dmak_xfer,
+    "dmak_submit": dmak_submit,
+    "dmak_wait": dmak_wait,
+    "dmak_chan_op": dmak_chan_op,
+    "dmak_completion": dmak_completion,
+    "dmak_channel_fd": dmak_channel_fd,
 }
 
 #: name -> ioctl number, for the ABI check
@@ -115,4 +225,8 @@ IOCTLS = {
     "DMAK_IOC_ALLOC": IOC_ALLOC,
     "DMAK_IOC_FREE": IOC_FREE,
     "DMAK_IOC_SYNC": IOC_SYNC,
+    "DMAK_IOC_SUBMIT": IOC_SUBMIT,
+    "DMAK_IOC_WAIT": IOC_WAIT,
+    "DMAK_IOC_CHAN_OP": IOC_CHAN_OP,
+    "DMAK_IOC_CHANNEL_FD": IOC_CHANNEL_FD,
 }

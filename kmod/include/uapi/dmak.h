@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define DMAK_ABI_VERSION	1
+#define DMAK_ABI_VERSION	2
 
 /* dmak_info.flags: what the IP instance has */
 #define DMAK_INFO_MM2S		(1U << 0)	/* memory-to-stream channel */
@@ -105,11 +105,185 @@ struct dmak_sync {
 	__u64 size;
 };
 
+/* Channels */
+#define DMAK_MM2S		0	/* memory to stream (send) */
+#define DMAK_S2MM		1	/* stream to memory (receive) */
+
+/* dmak_xfer.flags */
+#define DMAK_XFER_NO_SYNC	(1U << 0)	/* skip cache maintenance */
+
+/**
+ * struct dmak_xfer - one transfer of a SUBMIT batch
+ * @channel: DMAK_MM2S or DMAK_S2MM
+ * @handle: the buffer, owned by the submitting file
+ * @offset: first byte in the buffer; without DRE, the DMA address
+ *	(dma_addr + offset) must be a multiple of data_width / 8
+ * @length: bytes, 1 to dmak_info.max_transfer; an S2MM transfer ends early
+ *	at the end of a stream packet
+ * @cookie: returned untouched in the completion record
+ * @flags: DMAK_XFER_* bits
+ * @reserved: zero
+ * @seq: out: the transfer's sequence number on its channel
+ */
+struct dmak_xfer {
+	__u32 channel;
+	__u32 handle;
+	__u64 offset;
+	__u64 length;
+	__u64 cookie;
+	__u32 flags;
+	__u32 reserved;
+	__u64 seq;
+};
+
+/**
+ * struct dmak_submit - queue transfers (DMAK_IOC_SUBMIT, read-write)
+ * @xfers: user address of an array of struct dmak_xfer
+ * @count: entries in the array, 1 to DMAK_SUBMIT_MAX
+ * @flags: zero
+ *
+ * All or nothing: every entry is checked before any is queued, and the
+ * whole batch enters the channels' queues at once, in array order, so a
+ * batch of MM2S and S2MM transfers pairs up on a loopback even with other
+ * submitters. Each entry's @seq is written back. Transfers never fail for
+ * being busy: the driver queues them and starts each from the interrupt
+ * that completes the one before.
+ */
+struct dmak_submit {
+	__u64 xfers;
+	__u32 count;
+	__u32 flags;
+};
+
+#define DMAK_SUBMIT_MAX		256
+
+/* Transfer status, in dmak_wait.status and dmak_completion.status */
+#define DMAK_ST_OK		0	/* done; bytes says how many */
+#define DMAK_ST_DMA_INT_ERR	1	/* DMASR.DMAIntErr: internal error */
+#define DMAK_ST_DMA_SLV_ERR	2	/* DMASR.DMASlvErr: slave error */
+#define DMAK_ST_DMA_DEC_ERR	3	/* DMASR.DMADecErr: decode error */
+#define DMAK_ST_SG_INT_ERR	4	/* DMASR.SGIntErr */
+#define DMAK_ST_SG_SLV_ERR	5	/* DMASR.SGSlvErr */
+#define DMAK_ST_SG_DEC_ERR	6	/* DMASR.SGDecErr */
+#define DMAK_ST_CANCELLED	7	/* cancelled (CANCEL, or its file closed) */
+#define DMAK_ST_RESET		8	/* failed by a RESET of the core */
+#define DMAK_ST_ABORTED		9	/* not run: the channel halted on an
+					 * earlier transfer's error
+					 */
+#define DMAK_ST_REMOVED		10	/* the device went away */
+
+#define DMAK_WAIT_FOREVER	0xffffffffU
+
+/**
+ * struct dmak_wait - wait for a transfer (DMAK_IOC_WAIT, read-write)
+ * @channel: DMAK_MM2S or DMAK_S2MM
+ * @timeout_ms: 0 polls, DMAK_WAIT_FOREVER waits without limit
+ * @seq: the transfer
+ * @bytes: out: bytes transferred (S2MM: received)
+ * @status: out: DMAK_ST_*
+ * @dmasr: out: DMASR as the transfer ended
+ *
+ * Returns 0 once the transfer ended, whatever its status; ETIMEDOUT if it
+ * has not (it stays queued: wait again or CANCEL it); EINTR on a signal;
+ * ENOENT if its result is no longer kept (more than DMAK_RESULTS later
+ * transfers ended on the channel). Pending completion records of this file
+ * for the channel up to @seq are consumed.
+ */
+struct dmak_wait {
+	__u32 channel;
+	__u32 timeout_ms;
+	__u64 seq;
+	__u64 bytes;
+	__u32 status;
+	__u32 dmasr;
+};
+
+#define DMAK_RESULTS		1024
+
+/**
+ * struct dmak_chan_op - RESET, CANCEL, STATUS of a channel
+ * @channel: DMAK_MM2S or DMAK_S2MM
+ * @op: DMAK_OP_*
+ * @seq: CANCEL: the transfer to cancel
+ * @dmacr: out: DMACR
+ * @dmasr: out: DMASR
+ * @queued: out: transfers queued or running on the channel
+ * @error: out: DMAK_ST_* that halted the channel, 0 when not halted
+ *
+ * RESET resets the whole core (the IP has one reset for both channels):
+ * every unfinished transfer on either channel ends with DMAK_ST_RESET and
+ * both channels are usable again. CANCEL ends a queued transfer with
+ * DMAK_ST_CANCELLED; one that is running can only be stopped by resetting
+ * the core, which it does (EALREADY if it already ended, ENOENT if no such
+ * transfer). STOP halts the channel once its running transfer ends; queued
+ * transfers wait for START.
+ */
+struct dmak_chan_op {
+	__u32 channel;
+	__u32 op;
+	__u64 seq;
+	__u32 dmacr;
+	__u32 dmasr;
+	__u32 queued;
+	__u32 error;
+};
+
+#define DMAK_OP_STATUS		0
+#define DMAK_OP_RESET		1
+#define DMAK_OP_CANCEL		2
+#define DMAK_OP_STOP		3
+#define DMAK_OP_START		4
+
+/* dmak_completion.flags */
+#define DMAK_COMPL_OVERFLOW	(1U << 0)	/* records were lost before */
+
+/**
+ * struct dmak_completion - a record read() returns, one per ended transfer
+ * @seq: the transfer
+ * @cookie: as submitted
+ * @bytes: bytes transferred
+ * @channel: DMAK_MM2S or DMAK_S2MM
+ * @status: DMAK_ST_*
+ * @dmasr: DMASR as the transfer ended
+ * @flags: DMAK_COMPL_*
+ *
+ * read() on the device returns records of both channels, on a channel file
+ * (DMAK_IOC_CHANNEL_FD) only that channel's; poll() reports POLLIN while
+ * any are pending. A file keeps up to DMAK_RECORDS per channel.
+ */
+struct dmak_completion {
+	__u64 seq;
+	__u64 cookie;
+	__u64 bytes;
+	__u32 channel;
+	__u32 status;
+	__u32 dmasr;
+	__u32 flags;
+};
+
+#define DMAK_RECORDS		256
+
+/**
+ * struct dmak_channel_fd - a file for one channel (DMAK_IOC_CHANNEL_FD)
+ * @channel: DMAK_MM2S or DMAK_S2MM
+ * @fd: out: a new file descriptor (close-on-exec) to poll() and read()
+ *	that channel's completion records of this file
+ */
+struct dmak_channel_fd {
+	__u32 channel;
+	__s32 fd;
+};
+
 #define DMAK_IOC_MAGIC		0xDA
 
 #define DMAK_IOC_INFO		_IOR(DMAK_IOC_MAGIC, 0x00, struct dmak_info)
 #define DMAK_IOC_ALLOC		_IOWR(DMAK_IOC_MAGIC, 0x01, struct dmak_alloc)
 #define DMAK_IOC_FREE		_IOW(DMAK_IOC_MAGIC, 0x02, struct dmak_free)
 #define DMAK_IOC_SYNC		_IOW(DMAK_IOC_MAGIC, 0x03, struct dmak_sync)
+#define DMAK_IOC_SUBMIT		_IOW(DMAK_IOC_MAGIC, 0x04, struct dmak_submit)
+#define DMAK_IOC_WAIT		_IOWR(DMAK_IOC_MAGIC, 0x05, struct dmak_wait)
+#define DMAK_IOC_CHAN_OP	_IOWR(DMAK_IOC_MAGIC, 0x06, struct dmak_chan_op)
+#define DMAK_IOC_CHANNEL_FD	_IOWR(DMAK_IOC_MAGIC, 0x07, \
+				      struct dmak_channel_fd)
 
 #endif /* _UAPI_LINUX_DMAK_H */

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmak: the channels of an AXI DMA in direct (register) mode.
+ *
+ * Each channel keeps a queue of transfers. SUBMIT appends to it and starts
+ * the first one if the channel is idle; the hard interrupt handler ends the
+ * running transfer, records how it ended and starts the next, so a queue
+ * runs back to back with no trip to user space. References the ended
+ * transfers held are dropped by a work item, in process context.
+ *
+ * An error halts the channel (the hardware does too): its queued transfers
+ * end with DMAK_ST_ABORTED, and it takes no more until a RESET, which
+ * resets the whole core, as the IP has one reset for both channels.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "dmak.h"
+#include "dmak_hw.h"
+
+#define DMAK_RECHECK	HZ	/* WAIT looks at DMASR at least this often */
+
+static bool dmak_chan_present(const struct dmak_chan *ch)
+{
+	return ch->irq > 0;
+}
+
+static struct dmak_chan *dmak_chan_of(struct dmak_dev *dd, u32 id)
+{
+	if (id > DMAK_S2MM || !dmak_chan_present(&dd->chan[id]))
+		return NULL;
+	return &dd->chan[id];
+}
+
+static int dmak_chan_read(struct dmak_chan *ch, unsigned int reg, u32 *val)
+{
+	return regmap_read(ch->dd->regmap, ch->base + reg, val);
+}
+
+static int dmak_chan_write(struct dmak_chan *ch, unsigned int reg, u32 val)
+{
+	return regmap_write(ch->dd->regmap, ch->base + reg, val);
+}
+
+/* Resets the whole core through the bank of a channel that exists. */
+int dmak_hw_reset(struct dmak_dev *dd)
+{
+	struct dmak_chan *ch = dmak_chan_present(&dd->chan[DMAK_MM2S]) ?
+			       &dd->chan[DMAK_MM2S] : &dd->chan[DMAK_S2MM];
+	unsigned int cr;
+	int ret;
+
+	ret = dmak_chan_write(ch, DMAK_DMACR, DMAK_CR_RESET);
+	if (ret)
+		return ret;
+	return regmap_read_poll_timeout(dd->regmap, ch->base + DMAK_DMACR, cr,
+					!(cr & DMAK_CR_RESET), 50, 1000000);
+}
+
+static u32 dmak_status_of(u32 sr)
+{
+	if (sr & DMAK_SR_DMA_DEC_ERR)
+		return DMAK_ST_DMA_DEC_ERR;
+	if (sr & DMAK_SR_DMA_SLV_ERR)
+		return DMAK_ST_DMA_SLV_ERR;
+	if (sr & DMAK_SR_DMA_INT_ERR)
+		return DMAK_ST_DMA_INT_ERR;
+	if (sr & DMAK_SR_SG_DEC_ERR)
+		return DMAK_ST_SG_DEC_ERR;
+	if (sr & DMAK_SR_SG_SLV_ERR)
+		return DMAK_ST_SG_SLV_ERR;
+	return DMAK_ST_SG_INT_ERR;
+}
+
+static bool dmak_req_cached(const struct dmak_req *req)
+{
+	return (req->buf->flags & DMAK_BUF_CACHED) &&
+	       !(req->flags & DMAK_XFER_NO_SYNC);
+}
+
+/* Ends @req: result, record, wake-ups; its references go to the reaper. */
+static void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req,
+			  u32 status, u64 bytes, u32 sr)
+{
+	struct dmak_result *r = &ch->results[req->seq % DMAK_RESULTS];
+	struct dmak_completion rec = {
+		.seq = req->seq,
+		.cookie = req->cookie,
+		.bytes = bytes,
+		.channel = ch->id,
+		.status = status,
+		.dmasr = sr,
+	};
+
+	lockdep_assert_held(&ch->lock);
+	if (ch->id == DMAK_S2MM && req->started && dmak_req_cached(req))
+		dma_sync_single_for_cpu(ch->dd->hw, req->dma, req->len,
+					DMA_FROM_DEVICE);
+	r->seq = req->seq;
+	r->cl = req->cl;
+	r->bytes = bytes;
+	r->status = status;
+	r->dmasr = sr;
+	dmak_record_push(req->cl, &rec);
+
+	list_move_tail(&req->node, &ch->reap);
+	schedule_work(&ch->reap_work);
+	wake_up_all(&ch->wq);
+}
+
+/* Ends every queued transfer that has not started with @status. */
+static void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr)
+{
+	struct dmak_req *req, *tmp;
+
+	list_for_each_entry_safe(req, tmp, &ch->queue, node)
+		if (!req->started)
+			dmak_chan_end(ch, req, status, 0, sr);
+}
+
+/* Gives the first queued transfer to the hardware if the channel may run. */
+static void dmak_chan_kick(struct dmak_chan *ch)
+{
+	struct dmak_dev *dd = ch->dd;
+	struct dmak_req *req;
+
+	lockdep_assert_held(&ch->lock);
+	if (ch->running || ch->stopped || ch->halting || ch->error ||
+	    READ_ONCE(dd->dead))
+		return;
+	req = list_first_entry_or_null(&ch->queue, struct dmak_req, node);
+	if (!req)
+		return;
+
+	if (dmak_req_cached(req))
+		dma_sync_single_for_device(dd->hw, req->dma, req->len,
+					   ch->id == DMAK_MM2S ?
+					   DMA_TO_DEVICE : DMA_FROM_DEVICE);
+	req->started = true;
+	ch->running = true;
+	dmak_chan_write(ch, DMAK_DMACR, DMAK_CR_RS | DMAK_CR_IOC_IRQ |
+			DMAK_CR_ERR_IRQ);
+	dmak_chan_write(ch, DMAK_ADDR, lower_32_bits(req->dma));
+	if (dd->info.addr_width > 32)
+		dmak_chan_write(ch, DMAK_ADDR_MSB, upper_32_bits(req->dma));
+	dmak_chan_write(ch, DMAK_LENGTH, req->len);	/* starts it */
+}
+
+/*
+ * Reads DMASR and ends the running transfer if the hardware says it ended.
+ * The interrupt handler, and WAIT when a wait times out (an interrupt may
+ * have been lost), call it with the channel lock held.
+ */
+static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
+{
+	struct dmak_req *req;
+	u32 sr, bytes;
+
+	lockdep_assert_held(&ch->lock);
+	if (READ_ONCE(ch->dd->dead) || dmak_chan_read(ch, DMAK_DMASR, &sr))
+		return IRQ_NONE;
+	if (!(sr & DMAK_SR_ALL_IRQ))
+		return IRQ_NONE;
+	dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
+	if (!ch->running || ch->halting)
+		return IRQ_HANDLED;
+
+	req = list_first_entry(&ch->queue, struct dmak_req, node);
+	if (sr & DMAK_SR_ERRORS) {
+		ch->running = false;
+		ch->error = dmak_status_of(sr);
+		dmak_chan_end(ch, req, ch->error, 0, sr);
+		dmak_chan_end_queued(ch, DMAK_ST_ABORTED, sr);
+		dev_dbg(ch->dd->hw, "%s halted: DMASR %#x\n",
+			ch->id == DMAK_MM2S ? "mm2s" : "s2mm", sr);
+	} else if (sr & DMAK_SR_IOC_IRQ) {
+		bytes = req->len;
+		if (ch->id == DMAK_S2MM)	/* LENGTH reads back what came */
+			dmak_chan_read(ch, DMAK_LENGTH, &bytes);
+		ch->running = false;
+		dmak_chan_end(ch, req, DMAK_ST_OK, bytes, sr);
+		if (ch->stopped)
+			dmak_chan_write(ch, DMAK_DMACR, 0);
+		dmak_chan_kick(ch);
+	}
+	return IRQ_HANDLED;
+}
+
+static irqreturn_t dmak_chan_irq(int irq, void *data)
+{
+	struct dmak_chan *ch = data;
+	irqreturn_t ret;
+
+	spin_lock(&ch->lock);
+	ret = dmak_chan_service(ch);
+	spin_unlock(&ch->lock);
+	return ret;
+}
+
+static void dmak_chan_reap(struct work_struct *work)
+{
+	struct dmak_chan *ch = container_of(work, struct dmak_chan, reap_work);
+	struct dmak_req *req, *tmp;
+	LIST_HEAD(done);
+
+	spin_lock_irq(&ch->lock);
+	list_splice_init(&ch->reap, &done);
+	spin_unlock_irq(&ch->lock);
+	/* @ch may be freed by the last put below: do not touch it again. */
+	list_for_each_entry_safe(req, tmp, &done, node) {
+		dmak_buf_put(req->buf);
+		dmak_client_put(req->cl);
+		kfree(req);
+	}
+}
+
+int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
+{
+	struct dmak_chan *ch = &dd->chan[id];
+	int ret;
+
+	ch->dd = dd;
+	ch->id = id;
+	ch->base = id == DMAK_MM2S ? DMAK_MM2S_BASE : DMAK_S2MM_BASE;
+	spin_lock_init(&ch->lock);
+	INIT_LIST_HEAD(&ch->queue);
+	INIT_LIST_HEAD(&ch->reap);
+	INIT_WORK(&ch->reap_work, dmak_chan_reap);
+	init_waitqueue_head(&ch->wq);
+	if (irq <= 0)
+		return 0;
+	/* Freed with @dd: WAIT still reads them after the hardware is gone. */
+	ch->results = kcalloc(DMAK_RESULTS, sizeof(*ch->results), GFP_KERNEL);
+	if (!ch->results)
+		return -ENOMEM;
+	ret = devm_request_irq(dd->hw, irq, dmak_chan_irq, 0,
+			       dev_name(dd->hw), ch);
+	if (!ret)
+		ch->irq = irq;
+	return ret;
+}
+
+/*
+ * Resets the core. Transfers on the hardware end with DMAK_ST_CANCELLED if
+ * CANCEL asked for them, else with @status; queued ones too unless
+ * @keep_queued, in which case they start again after the reset.
+ */
+static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
+{
+	struct dmak_chan *ch;
+	struct dmak_req *req;
+	int i, ret = 0;
+
+	mutex_lock(&dd->reset_lock);
+	for (i = 0; i < 2; i++) {
+		ch = &dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		ch->halting = true;
+		spin_unlock_irq(&ch->lock);
+		synchronize_irq(ch->irq);
+	}
+	if (!READ_ONCE(dd->dead) || status == DMAK_ST_REMOVED)
+		ret = dmak_hw_reset(dd);
+	for (i = 0; i < 2; i++) {
+		ch = &dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		req = list_first_entry_or_null(&ch->queue, struct dmak_req,
+					       node);
+		if (ch->running)
+			dmak_chan_end(ch, req, req->cancel ?
+				      DMAK_ST_CANCELLED : status, 0, 0);
+		if (!keep_queued)
+			dmak_chan_end_queued(ch, status, 0);
+		ch->running = false;
+		ch->halting = false;
+		ch->error = 0;
+		if (!ret)
+			dmak_chan_kick(ch);
+		spin_unlock_irq(&ch->lock);
+	}
+	mutex_unlock(&dd->reset_lock);
+	if (ret)
+		dev_err(dd->hw, "engine did not come out of reset: %d\n", ret);
+	return ret;
+}
+
+/* Before @dd may go: no handler runs, no reaping is left to do. */
+void dmak_chans_quiesce(struct dmak_dev *dd)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!dmak_chan_present(&dd->chan[i]))
+			continue;
+		devm_free_irq(dd->hw, dd->chan[i].irq, &dd->chan[i]);
+		flush_work(&dd->chan[i].reap_work);
+	}
+}
+
+/* The device is going away: stop the engine, end every transfer. */
+void dmak_chans_shutdown(struct dmak_dev *dd)
+{
+	dmak_dev_reset(dd, DMAK_ST_REMOVED, false);
+	dmak_chans_quiesce(dd);
+}
+
+/* A file is closing: its transfers end, none touches its memory after. */
+void dmak_chans_cancel_client(struct dmak_client *cl)
+{
+	struct dmak_dev *dd = cl->dd;
+	struct dmak_req *req, *tmp;
+	bool reset = false;
+	struct dmak_chan *ch;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ch = &dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		list_for_each_entry_safe(req, tmp, &ch->queue, node) {
+			if (req->cl != cl)
+				continue;
+			if (req->started) {
+				req->cancel = true;
+				reset = true;
+			} else {
+				dmak_chan_end(ch, req, DMAK_ST_CANCELLED, 0, 0);
+			}
+		}
+		spin_unlock_irq(&ch->lock);
+	}
+	if (reset)
+		dmak_dev_reset(dd, DMAK_ST_RESET, true);
+	for (i = 0; i < 2; i++)
+		if (dmak_chan_present(&dd->chan[i]))
+			flush_work(&dd->chan[i].reap_work);
+}
+
+/* SUBMIT */
+
+static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
+			    struct dmak_req **out)
+{
+	struct dmak_dev *dd = cl->dd;
+	u32 align = dd->info.flags & DMAK_INFO_DRE ? 1 :
+		    dd->info.data_width / 8;
+	struct dmak_buf *buf;
+	struct dmak_req *req;
+
+	if (!dmak_chan_of(dd, x->channel) || x->reserved ||
+	    x->flags & ~DMAK_XFER_NO_SYNC || !x->length)
+		return -EINVAL;
+	if (x->length > dd->info.max_transfer)
+		return -EMSGSIZE;
+	buf = dmak_buf_get(cl, x->handle);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	if (x->offset >= buf->size || x->length > buf->size - x->offset ||
+	    (buf->dma + x->offset) % align) {
+		dmak_buf_put(buf);
+		return -EINVAL;
+	}
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req) {
+		dmak_buf_put(buf);
+		return -ENOMEM;
+	}
+	kref_get(&cl->ref);
+	req->cl = cl;
+	req->buf = buf;
+	req->cookie = x->cookie;
+	req->dma = buf->dma + x->offset;
+	req->len = x->length;
+	req->flags = x->flags;
+	*out = req;
+	return 0;
+}
+
+static void dmak_req_free(struct dmak_req *req)
+{
+	dmak_buf_put(req->buf);
+	dmak_client_put(req->cl);
+	kfree(req);
+}
+
+/* Queues a checked batch on both channels at once, in array order. */
+static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
+			struct dmak_req **reqs, u32 count)
+{
+	struct dmak_chan *ch;
+	unsigned long flags;
+	int ret = 0;
+	u32 i;
+
+	local_irq_save(flags);
+	for (i = 0; i < 2; i++)
+		if (dmak_chan_present(&dd->chan[i]))
+			spin_lock_nested(&dd->chan[i].lock, i);
+	for (i = 0; i < count && !ret; i++)
+		if (dd->chan[xfers[i].channel].error)
+			ret = -EIO;	/* halted on an error: RESET it */
+	if (READ_ONCE(dd->dead))
+		ret = -ENODEV;
+	for (i = 0; i < count && !ret; i++) {
+		ch = &dd->chan[xfers[i].channel];
+		reqs[i]->seq = ++ch->last_seq;
+		xfers[i].seq = reqs[i]->seq;
+		list_add_tail(&reqs[i]->node, &ch->queue);
+	}
+	for (i = 0; i < 2; i++) {
+		if (!dmak_chan_present(&dd->chan[i]))
+			continue;
+		if (!ret)
+			dmak_chan_kick(&dd->chan[i]);
+	}
+	for (i = 2; i-- > 0;)
+		if (dmak_chan_present(&dd->chan[i]))
+			spin_unlock(&dd->chan[i].lock);
+	local_irq_restore(flags);
+	return ret;
+}
+
+long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_submit sub;
+	struct dmak_xfer *xfers;
+	struct dmak_req **reqs;
+	long ret = 0;
+	u32 i, n = 0;
+
+	if (copy_from_user(&sub, uarg, sizeof(sub)))
+		return -EFAULT;
+	if (!sub.count || sub.count > DMAK_SUBMIT_MAX || sub.flags)
+		return -EINVAL;
+	xfers = memdup_user(u64_to_user_ptr(sub.xfers),
+			    array_size(sub.count, sizeof(*xfers)));
+	if (IS_ERR(xfers))
+		return PTR_ERR(xfers);
+	reqs = kcalloc(sub.count, sizeof(*reqs), GFP_KERNEL);
+	if (!reqs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (n = 0; n < sub.count && !ret; n++)
+		ret = dmak_req_prepare(cl, &xfers[n], &reqs[n]);
+	if (ret) {
+		n--;		/* reqs[n] was not made */
+		goto out;
+	}
+	ret = dmak_enqueue(cl->dd, xfers, reqs, sub.count);
+	if (ret)
+		goto out;
+	n = 0;			/* the queues own them now */
+	if (copy_to_user(u64_to_user_ptr(sub.xfers), xfers,
+			 array_size(sub.count, sizeof(*xfers))))
+		ret = -EFAULT;
+out:
+	for (i = 0; i < n; i++)
+		dmak_req_free(reqs[i]);
+	kfree(reqs);
+	kfree(xfers);
+	return ret;
+}
+
+/* WAIT */
+
+static bool dmak_chan_ended(struct dmak_chan *ch, u64 seq)
+{
+	unsigned long flags;
+	bool ended;
+
+	spin_lock_irqsave(&ch->lock, flags);
+	ended = ch->results[seq % DMAK_RESULTS].seq >= seq;
+	spin_unlock_irqrestore(&ch->lock, flags);
+	return ended;
+}
+
+/* After a timeout: ends the transfer if its interrupt was lost. */
+static void dmak_chan_recheck(struct dmak_chan *ch, u64 seq)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ch->lock, flags);
+	if (!ch->halting && dmak_chan_service(ch) == IRQ_HANDLED &&
+	    ch->results[seq % DMAK_RESULTS].seq == seq)
+		dev_warn_ratelimited(ch->dd->hw,
+				     "%s: transfer %llu ended without its interrupt\n",
+				     ch->id == DMAK_MM2S ? "mm2s" : "s2mm",
+				     seq);
+	spin_unlock_irqrestore(&ch->lock, flags);
+}
+
+long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_result *r;
+	struct dmak_wait arg;
+	long timeout, slice, ret;
+	struct dmak_chan *ch;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ch = dmak_chan_of(cl->dd, arg.channel);
+	if (!ch || !arg.seq || arg.seq > READ_ONCE(ch->last_seq))
+		return -EINVAL;
+
+	/*
+	 * Sleep in slices of at most DMAK_RECHECK: after each, look at the
+	 * hardware, so a lost interrupt costs a delay, never a hang.
+	 */
+	timeout = msecs_to_jiffies(arg.timeout_ms);
+	for (;;) {
+		slice = min_t(long, timeout, DMAK_RECHECK);
+		ret = wait_event_interruptible_timeout(ch->wq,
+						       dmak_chan_ended(ch, arg.seq),
+						       slice);
+		if (ret < 0)
+			return -EINTR;
+		if (ret)
+			break;
+		dmak_chan_recheck(ch, arg.seq);
+		if (dmak_chan_ended(ch, arg.seq))
+			break;
+		if (arg.timeout_ms != DMAK_WAIT_FOREVER)
+			timeout -= slice;
+		if (timeout <= 0)
+			return -ETIMEDOUT;
+	}
+
+	spin_lock_irq(&ch->lock);
+	r = &ch->results[arg.seq % DMAK_RESULTS];
+	if (r->seq != arg.seq)
+		ret = -ENOENT;		/* no longer kept */
+	else if (r->cl != cl)
+		ret = -EACCES;
+	else
+		ret = 0;
+	arg.bytes = r->bytes;
+	arg.status = r->status;
+	arg.dmasr = r->dmasr;
+	spin_unlock_irq(&ch->lock);
+	if (ret)
+		return ret;
+	dmak_records_consume(cl, ch->id, arg.seq);
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/* RESET, CANCEL, STOP, START, STATUS */
+
+static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
+			     u64 seq)
+{
+	struct dmak_req *req, *found = NULL;
+	bool running = false;
+	long ret = 0;
+
+	spin_lock_irq(&ch->lock);
+	list_for_each_entry(req, &ch->queue, node)
+		if (req->seq == seq)
+			found = req;
+	if (!found)
+		ret = seq <= ch->last_seq ? -EALREADY : -ENOENT;
+	else if (found->cl != cl)
+		ret = -EACCES;
+	else if (!found->started)
+		dmak_chan_end(ch, found, DMAK_ST_CANCELLED, 0, 0);
+	else
+		found->cancel = running = true;
+	spin_unlock_irq(&ch->lock);
+	if (running)		/* only a reset stops a running transfer */
+		ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);
+	return ret;
+}
+
+static void dmak_chan_set_stopped(struct dmak_chan *ch, bool stop)
+{
+	spin_lock_irq(&ch->lock);
+	ch->stopped = stop;
+	if (stop && !ch->running)
+		dmak_chan_write(ch, DMAK_DMACR, 0);
+	dmak_chan_kick(ch);
+	spin_unlock_irq(&ch->lock);
+}
+
+static void dmak_chan_status(struct dmak_chan *ch, struct dmak_chan_op *op)
+{
+	struct dmak_req *req;
+
+	spin_lock_irq(&ch->lock);
+	dmak_chan_read(ch, DMAK_DMACR, &op->dmacr);
+	dmak_chan_read(ch, DMAK_DMASR, &op->dmasr);
+	op->queued = 0;
+	list_for_each_entry(req, &ch->queue, node)
+		op->queued++;
+	op->error = ch->error;
+	spin_unlock_irq(&ch->lock);
+}
+
+long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
+{
+	struct dmak_chan_op op;
+	struct dmak_chan *ch;
+	long ret = 0;
+
+	if (copy_from_user(&op, uarg, sizeof(op)))
+		return -EFAULT;
+	ch = dmak_chan_of(cl->dd, op.channel);
+	if (!ch)
+		return -EINVAL;
+	switch (op.op) {
+	case DMAK_OP_STATUS:
+		break;
+	case DMAK_OP_RESET:
+		ret = dmak_dev_reset(cl->dd, DMAK_ST_RESET, false);
+		break;
+	case DMAK_OP_CANCEL:
+		ret = dmak_chan_cancel(ch, cl, op.seq);
+		break;
+	case DMAK_OP_STOP:
+	case DMAK_OP_START:
+		dmak_chan_set_stopped(ch, op.op == DMAK_OP_STOP);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	dmak_chan_status(ch, &op);
+	return copy_to_user(uarg, &op, sizeof(op)) ? -EFAULT : 0;
+}

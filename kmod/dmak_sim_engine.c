@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmak_sim: the data engine of the simulated AXI DMA IP.
+ *
+ * One kernel thread per instance moves data in direct (register) mode: an
+ * MM2S transfer reads memory into an AXI-Stream FIFO and ends its packet
+ * (TLAST) with its last byte; an S2MM transfer writes stream bytes to
+ * memory until the end of a packet, or fails with DMAIntErr when the packet
+ * is longer than its LENGTH. The thread alone touches the FIFO and the
+ * memory of transfers, and it performs resets, so DMACR.Reset clears only
+ * once no memory access is in flight, as on the hardware.
+ */
+#include <linux/hrtimer.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/irq.h>
+#include <linux/irq_work.h>
+#include <linux/kthread.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/sizes.h>
+
+#include "dmak_hw.h"
+#include "dmak_sim.h"
+
+#define SIM_CHUNK	SZ_64K	/* bytes the engine moves in one step */
+
+const char * const dmak_sim_fault_names[SIM_NFAULTS] = {
+	[SIM_FAULT_DEC_ERR] = "decerr",
+	[SIM_FAULT_SLV_ERR] = "slverr",
+	[SIM_FAULT_INT_ERR] = "interr",
+	[SIM_FAULT_NO_TLAST] = "no-tlast",
+	[SIM_FAULT_LOST_IRQ] = "lost-irq",
+	[SIM_FAULT_STALL] = "stall",
+};
+
+/* interrupts: the line is the AND of DMASR and DMACR bits 12..14 */
+
+u32 dmak_sim_irq_level(const struct dmak_sim_chan *c)
+{
+	return c->dmasr & c->dmacr & DMAK_SR_ALL_IRQ;
+}
+
+/*
+ * Called with sim->lock held after a change that may raise the line. The
+ * interrupt is raised from an irq_work, in hard interrupt context as a
+ * real one, and never inside the register access that caused it.
+ */
+void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level)
+{
+	struct dmak_sim_chan *c = &sim->chan[ch];
+
+	if (!(dmak_sim_irq_level(c) & ~old_level))
+		return;
+	if (test_and_clear_bit(SIM_FAULT_LOST_IRQ, &c->faults))
+		return;
+	set_bit(ch, &sim->irq_pending);
+	irq_work_queue(&sim->irq_work);
+}
+
+void dmak_sim_irq_raise(struct irq_work *work)
+{
+	struct dmak_sim *sim = container_of(work, struct dmak_sim, irq_work);
+	unsigned long pending;
+	int ch;
+
+	pending = xchg(&sim->irq_pending, 0);
+	for_each_set_bit(ch, &pending, SIM_NCHANS)
+		generic_handle_irq(sim->virq[ch]);
+}
+
+/* transfer state changes, with sim->lock held */
+
+static void dmak_sim_end(struct dmak_sim *sim, int ch, u32 sr_bits)
+{
+	struct dmak_sim_chan *c = &sim->chan[ch];
+	u32 level = dmak_sim_irq_level(c);
+
+	c->busy = false;
+	if (sr_bits & DMAK_SR_ERRORS) {
+		/* An error halts the channel until reset. */
+		c->dmacr &= ~DMAK_CR_RS;
+		c->dmasr |= sr_bits | DMAK_SR_ERR_IRQ | DMAK_SR_HALTED;
+		c->dmasr &= ~DMAK_SR_IDLE;
+	} else {
+		c->dmasr |= DMAK_SR_IOC_IRQ | DMAK_SR_IDLE;
+	}
+	dmak_sim_irq_update(sim, ch, level);
+}
+
+static bool dmak_sim_is_ram(u64 addr, u32 len)
+{
+	return region_intersects(addr, len, IORESOURCE_SYSTEM_RAM,
+				 IORES_DESC_NONE) == REGION_INTERSECTS;
+}
+
+/* Picks up a transfer that a LENGTH write requested. */
+static void dmak_sim_begin(struct dmak_sim *sim, int ch)
+{
+	struct dmak_sim_chan *c = &sim->chan[ch];
+	u64 addr = c->addr[0];
+
+	c->start = false;
+	if (dmak_sim_addr_width > 32)
+		addr |= (u64)c->addr[1] << 32;
+	c->pos = addr;
+	c->left = c->length;
+	c->moved = 0;
+	c->busy = true;
+	c->dmasr &= ~DMAK_SR_IDLE;
+
+	if (test_and_clear_bit(SIM_FAULT_DEC_ERR, &c->faults) ||
+	    !dmak_sim_is_ram(addr, c->length))
+		dmak_sim_end(sim, ch, DMAK_SR_DMA_DEC_ERR);
+	else if (test_and_clear_bit(SIM_FAULT_SLV_ERR, &c->faults))
+		dmak_sim_end(sim, ch, DMAK_SR_DMA_SLV_ERR);
+	else if (test_and_clear_bit(SIM_FAULT_INT_ERR, &c->faults))
+		dmak_sim_end(sim, ch, DMAK_SR_DMA_INT_ERR);
+	else if (test_and_clear_bit(SIM_FAULT_STALL, &c->faults))
+		c->stalled = true;
+}
+
+static bool dmak_sim_running(const struct dmak_sim_chan *c)
+{
+	return c->busy && !c->stalled && (c->dmacr & DMAK_CR_RS);
+}
+
+/* the stream FIFO (engine thread only) */
+
+static u64 dmak_sim_fill(const struct dmak_sim_stream *st)
+{
+	return st->in - st->out;
+}
+
+/* Bytes S2MM may take before the end of the current packet. */
+static u64 dmak_sim_to_packet_end(const struct dmak_sim_stream *st)
+{
+	if (st->nends)
+		return st->ends[st->first] - st->out;
+	return dmak_sim_fill(st);
+}
+
+static void dmak_sim_copy(struct dmak_sim_stream *st, u64 at, void *mem,
+			  size_t n, bool to_fifo)
+{
+	size_t off = at % st->size, part = min(n, st->size - off);
+
+	if (to_fifo) {
+		memcpy(st->data + off, mem, part);
+		memcpy(st->data, mem + part, n - part);
+	} else {
+		memcpy(mem, st->data + off, part);
+		memcpy(mem + part, st->data, n - part);
+	}
+}
+
+/* Moves up to SIM_CHUNK bytes between memory and the FIFO. */
+static int dmak_sim_move(struct dmak_sim_stream *st, u64 addr, size_t n,
+			 bool to_fifo)
+{
+	void *mem = memremap(addr, n, MEMREMAP_WB);
+
+	if (!mem)
+		return -EFAULT;
+	dmak_sim_copy(st, to_fifo ? st->in : st->out, mem, n, to_fifo);
+	memunmap(mem);
+	return 0;
+}
+
+/* Waits until the throttled stream has carried @n more bytes. */
+static void dmak_sim_throttle(struct dmak_sim *sim, size_t n)
+{
+	u64 bw = READ_ONCE(sim->bandwidth);
+	ktime_t now = ktime_get();
+
+	if (!bw)
+		return;
+	if (ktime_before(sim->link_free, now))
+		sim->link_free = now;
+	sim->link_free = ktime_add_ns(sim->link_free,
+				      div64_u64((u64)n * NSEC_PER_SEC, bw));
+	set_current_state(TASK_IDLE);
+	schedule_hrtimeout_range(&sim->link_free, 20 * NSEC_PER_USEC,
+				 HRTIMER_MODE_ABS);
+}
+
+/* Memory that could not be reached: a slave error, as on the bus. */
+static size_t dmak_sim_fail(struct dmak_sim *sim, int ch)
+{
+	spin_lock_irq(&sim->lock);
+	if (sim->chan[ch].busy && !sim->resetting)
+		dmak_sim_end(sim, ch, DMAK_SR_DMA_SLV_ERR);
+	spin_unlock_irq(&sim->lock);
+	return 0;
+}
+
+/* One MM2S step: memory to FIFO. Returns bytes moved. */
+static size_t dmak_sim_mm2s_step(struct dmak_sim *sim)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_MM2S];
+	struct dmak_sim_stream *st = &sim->stream;
+	u64 room = READ_ONCE(sim->fifo_depth) - min_t(u64, dmak_sim_fill(st),
+						      sim->fifo_depth);
+	size_t n;
+	u64 pos;
+
+	spin_lock_irq(&sim->lock);
+	if (!dmak_sim_running(c) || st->nends == DMAK_SIM_ENDS) {
+		spin_unlock_irq(&sim->lock);
+		return 0;
+	}
+	n = min3((u64)c->left, room, (u64)SIM_CHUNK);
+	pos = c->pos;
+	spin_unlock_irq(&sim->lock);
+
+	if (n && dmak_sim_move(st, pos, n, true))
+		return dmak_sim_fail(sim, SIM_MM2S);
+	dmak_sim_throttle(sim, n);
+
+	spin_lock_irq(&sim->lock);
+	if (c->busy && !sim->resetting) {
+		st->in += n;
+		c->pos += n;
+		c->left -= n;
+		c->moved += n;
+		if (!c->left) {
+			if (!test_and_clear_bit(SIM_FAULT_NO_TLAST, &c->faults))
+				st->ends[(st->first + st->nends++) %
+					 DMAK_SIM_ENDS] = st->in;
+			dmak_sim_end(sim, SIM_MM2S, 0);
+		}
+	}
+	spin_unlock_irq(&sim->lock);
+	return n;
+}
+
+/* Ends an S2MM transfer that reached a packet end or overflowed. */
+static void dmak_sim_s2mm_check_end(struct dmak_sim *sim)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
+	struct dmak_sim_stream *st = &sim->stream;
+
+	if (st->nends && st->ends[st->first] == st->out) {
+		st->first = (st->first + 1) % DMAK_SIM_ENDS;
+		st->nends--;
+		c->length = c->moved;	/* LENGTH reads back bytes received */
+		dmak_sim_end(sim, SIM_S2MM, 0);
+	} else if (!c->left && dmak_sim_fill(st)) {
+		/* The packet goes on past LENGTH. */
+		c->length = c->moved;
+		dmak_sim_end(sim, SIM_S2MM, DMAK_SR_DMA_INT_ERR);
+	}
+}
+
+/* One S2MM step: FIFO to memory. Returns bytes moved. */
+static size_t dmak_sim_s2mm_step(struct dmak_sim *sim)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
+	struct dmak_sim_stream *st = &sim->stream;
+	size_t n;
+	u64 pos;
+
+	spin_lock_irq(&sim->lock);
+	if (!dmak_sim_running(c)) {
+		spin_unlock_irq(&sim->lock);
+		return 0;
+	}
+	n = min3((u64)c->left, dmak_sim_to_packet_end(st), (u64)SIM_CHUNK);
+	pos = c->pos;
+	spin_unlock_irq(&sim->lock);
+
+	if (n && dmak_sim_move(st, pos, n, false))
+		return dmak_sim_fail(sim, SIM_S2MM);
+
+	spin_lock_irq(&sim->lock);
+	if (c->busy && !sim->resetting) {
+		st->out += n;
+		c->pos += n;
+		c->left -= n;
+		c->moved += n;
+		dmak_sim_s2mm_check_end(sim);
+	}
+	spin_unlock_irq(&sim->lock);
+	return n;
+}
+
+static void dmak_sim_engine_reset(struct dmak_sim *sim)
+{
+	struct dmak_sim_stream *st = &sim->stream;
+
+	spin_lock_irq(&sim->lock);
+	dmak_sim_reset_regs(sim);
+	st->in = 0;
+	st->out = 0;
+	st->first = 0;
+	st->nends = 0;
+	sim->irq_pending = 0;
+	sim->resetting = false;
+	spin_unlock_irq(&sim->lock);
+}
+
+/* Picks up requested starts; true while a channel can make progress. */
+static bool dmak_sim_has_work(struct dmak_sim *sim)
+{
+	struct dmak_sim_stream *st = &sim->stream;
+	struct dmak_sim_chan *tx = &sim->chan[SIM_MM2S];
+	struct dmak_sim_chan *rx = &sim->chan[SIM_S2MM];
+	bool work;
+	int ch;
+
+	spin_lock_irq(&sim->lock);
+	for (ch = 0; ch < SIM_NCHANS; ch++)
+		if (sim->chan[ch].start && !sim->chan[ch].busy &&
+		    (sim->chan[ch].dmacr & DMAK_CR_RS))
+			dmak_sim_begin(sim, ch);
+	work = sim->resetting ||
+	       (dmak_sim_running(tx) && dmak_sim_fill(st) < sim->fifo_depth &&
+		st->nends < DMAK_SIM_ENDS) ||
+	       (dmak_sim_running(rx) && (dmak_sim_to_packet_end(st) ||
+					 (st->nends &&
+					  st->ends[st->first] == st->out) ||
+					 (!rx->left && dmak_sim_fill(st))));
+	spin_unlock_irq(&sim->lock);
+	return work;
+}
+
+static int dmak_sim_engine(void *data)
+{
+	struct dmak_sim *sim = data;
+
+	while (!kthread_should_stop()) {
+		wait_event_idle(sim->kick, dmak_sim_has_work(sim) ||
+				kthread_should_stop());
+		if (READ_ONCE(sim->resetting)) {
+			dmak_sim_engine_reset(sim);
+			continue;
+		}
+		dmak_sim_mm2s_step(sim);
+		dmak_sim_s2mm_step(sim);
+		cond_resched();
+	}
+	return 0;
+}
+
+int dmak_sim_engine_start(struct dmak_sim *sim)
+{
+	sim->engine = kthread_run(dmak_sim_engine, sim, "dmak-sim/%d",
+				  sim->id);
+	return PTR_ERR_OR_ZERO(sim->engine);
+}
