@@ -102,13 +102,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 1 or args.repeats < 1:
         parser.error("--rounds and --repeats must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1 (the C baseline needs one)")
 
     build = tempfile.TemporaryDirectory(prefix="hostdma_bench.")
     lib = compile_c(Path(build.name))
     engine = HostDMA(args.threads)
     threads = engine.num_threads
-    if threads < 1:
-        parser.error("--threads must be at least 1 (the C baseline needs one)")
     best = {}
 
     def record(key, seconds):
@@ -129,7 +129,7 @@ def main() -> int:
             pairs = buffers[label]
             src, dst = pairs[0]
             batch = batch_for(nbytes)
-            repeats = args.repeats if nbytes < 64 << 20 else 3
+            repeats = args.repeats if nbytes < 64 << 20 else 6
             record((label, "numpy"), best_time(
                 lambda: np.copyto(dst, src), batch, repeats))
             record((label, "c"), c_copy(lib, dst, src, threads,
