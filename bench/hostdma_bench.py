@@ -165,7 +165,8 @@ def main() -> int:
           f"rounds; {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs")
-    head = (f"{'size':>8} {'numpy.copyto':>13} {'C memcpy x' + str(threads):>13}"
+    c_name = f"C memcpy x{threads}"
+    head = (f"{'size':>8} {'numpy.copyto':>13} {c_name:>13}"
             f" {'HostDMA':>9} {'HostDMA/C':>10} {'HostDMA/numpy':>14}"
             f" {'stream':>8} {'stream/C':>9}")
     print(head)
@@ -183,7 +184,8 @@ def main() -> int:
           f"{best['rt'] * 1e6:.1f} us copy(), "
           f"{best['rt-async'] * 1e6:.1f} us async_copy().wait(), "
           f"{best['rt-memcpy'] * 1e6:.1f} us with op=memcpy;\n"
-          f"  ThreadPoolExecutor({threads}).submit(numpy.copyto, ...).result() "
+          f"  ThreadPoolExecutor({threads}).submit(numpy.copyto, ...)"
+          f".result() "
           f"{best['rt-pool'] * 1e6:.1f} us; numpy.copyto alone "
           f"{best['rt-numpy'] * 1e6:.2f} us")
     print("\nHostDMA: one HostDMA.copy() at a time. stream: requests "

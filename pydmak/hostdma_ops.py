@@ -32,9 +32,8 @@ SMALL_COPY = 64 << 10
 #: millisecond, far below the interpreter's 5 ms switch interval, and no
 #: GIL hand-off); a worker releases it.
 SPLIT_MIN = 4 << 20
-#: Larger copies are split in one piece per thread that may run them, of
-#: at least SPLIT_MIN / 2 bytes each.
-#: Piece boundaries fall on multiples of this many bytes.
+#: Larger copies are split in one piece per thread that may run them, of at
+#: least SPLIT_MIN / 2 bytes each, cut at multiples of this many bytes.
 PIECE_ALIGN = 4096
 
 Span = Tuple[int, int]
@@ -61,10 +60,11 @@ class Plan:
 
     ``pieces`` are ``(function, args)`` pairs that may run in any order and
     at the same time; ``inline``, if not ``None``, is the one piece to run
-    instead when a waiting caller runs the whole request. :attr:`spans` gives the byte ranges written and read,
-    or ``None`` when unknown (custom operators): the engine only reorders
-    requests it can prove disjoint. ``keep`` holds the buffers alive while
-    the copy runs.
+    instead when a waiting caller runs the whole request. ``spans`` are the
+    byte ranges written and read, ``((dst_low, dst_high), (src_low,
+    src_high))``, or ``None`` when unknown (custom operators): the engine
+    only reorders or overlaps requests it can prove disjoint. ``keep`` holds
+    the buffers alive while the copy runs.
     """
 
     __slots__ = ("pieces", "inline", "result", "keep", "custom", "_spans")
@@ -106,10 +106,14 @@ def custom_plan(op: Callable[[Any, Any, Any], Any], dst: Any, src: Any,
 
 
 class CopyOperator:
-    """A built-in copy operator (``copy_1d``, ``memcpy``, ...).
+    """A copy operator whose copies the engine may split and reorder.
 
     Call it as ``op(dst, src, arg)`` to copy in the calling thread, or pass
-    it as ``op=`` to :meth:`HostDMA.async_copy` to copy on the engine.
+    it as ``op=`` to :meth:`HostDMA.async_copy` to copy on the engine. It
+    wraps a planner ``planner(dst, src, arg, parallel) -> Plan`` that checks
+    the arguments (raising ``TypeError`` or ``ValueError``) and cuts the copy
+    in pieces for up to ``parallel`` threads; ``copy_1d``, ``copy_generic``,
+    ``memcpy`` and ``transform`` are the built-in ones.
     """
 
     def __init__(self, planner: Callable[..., Plan]) -> None:
@@ -480,10 +484,10 @@ def _axes(arg: Optional[Sequence[int]], ndim: int) -> Tuple[int, ...]:
 @CopyOperator
 def transform(dst: np.ndarray, src: np.ndarray,
               arg: Optional[Sequence[int]] = None, parallel: int = 1) -> Plan:
-    """Copies ``src`` with its axes permuted: ``dst[...] = src.transpose(op_arg)``.
+    """Copies ``src`` with its axes permuted (AML's layout transform).
 
-    ``op_arg`` is the permutation, as for ``numpy.transpose`` (default:
-    reversed axes). This is AML's layout transform. Returns ``dst``.
+    ``dst[...] = src.transpose(axes)``, where ``op_arg`` gives the ``axes``
+    as for ``numpy.transpose`` (default: reversed). Returns ``dst``.
     """
     d = _dst_array(dst, "transform")
     s = _array(src, "transform", "src")

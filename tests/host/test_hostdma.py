@@ -201,7 +201,8 @@ def test_worker_waits_for_overlapping_request_a_caller_runs():
         runner.start()                          # the caller runs first
         assert gate.entered.wait(HOLD)
         open_all(gates)                         # the worker is free now
-        with pytest.raises(concurrent.futures.TimeoutError):       # ... but waits for first
+        # ... but waits for first
+        with pytest.raises(concurrent.futures.TimeoutError):
             dma.barrier(timeout=0.05)
         gate.open()
         runner.join(HOLD)
