@@ -10,6 +10,7 @@ done callbacks) runs under it.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
@@ -146,6 +147,7 @@ class Engine:
         self._seq = 0
         self._idle = 0
         self._closed = False
+        self._forked = False            # inherited by fork: unusable
         self.num_threads = num_threads
         # Threads that may run pieces of one request: the workers, or a
         # worker and the waiting caller.
@@ -169,8 +171,15 @@ class Engine:
 
     # ------------------------------------------------------------ submit
 
+    def _check_forked(self) -> None:
+        if self._forked:
+            raise RuntimeError("this HostDMA was inherited through fork(): "
+                               "its workers live in the parent process; "
+                               "create a new HostDMA here")
+
     def submit(self, dst: Any, src: Any, op: Operator, arg: Any) -> Request:
         if self._closed:
+            self._check_forked()
             raise RuntimeError("HostDMA is closed")
         request = Request(self, plan_for(op, dst, src, arg, self.parallel))
         with self._lock:
@@ -236,6 +245,8 @@ class Engine:
         do not start a request beside one a caller runs): callers add no
         concurrency between overlapping requests to what the workers have.
         """
+        if self._forked:
+            self._check_forked()
         lock, queue = self._lock, self._queue
         while deadline is None or time.monotonic() < deadline:
             with lock:
@@ -380,6 +391,7 @@ class Engine:
                                f"for itself")
 
     def barrier(self, timeout: Optional[float]) -> None:
+        self._check_forked()
         self._check_caller("barrier")
         deadline = _deadline(timeout)
         with self._lock:
@@ -401,6 +413,8 @@ class Engine:
             raise min(failed, key=lambda r: r._seq)._error
 
     def close(self, cancel_pending: bool) -> None:
+        if self._forked:
+            return              # nothing of it runs in this process
         self._check_caller("close")
         with self._lock:
             self._closed = True
@@ -431,3 +445,14 @@ def _close_at_exit() -> None:
     # frees the memory they copy.
     for engine in list(_engines):
         engine.close(cancel_pending=False)
+
+
+def _after_fork_in_child() -> None:
+    # The workers did not follow: an engine that had some cannot run its
+    # requests here. Say so rather than leave them queued forever.
+    for engine in list(_engines):
+        engine._forked = engine._closed = True
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

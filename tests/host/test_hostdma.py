@@ -590,6 +590,32 @@ def test_interpreter_exit_finishes_pending_copies(tmp_path):
     assert np.all(data[:10] == 9) and np.all(data[10:] == 7)
 
 
+def test_forked_child_refuses_the_parents_engine():
+    with HostDMA(1) as dma:
+        gate = Gate()
+        request = dma.async_copy(None, None, gate, 1)
+        assert gate.entered.wait(HOLD)          # running: not done at fork
+        pid = os.fork()
+        if pid == 0:                            # the child: never returns
+            code = 0
+            for call in (lambda: dma.async_copy(None, None, fail, None),
+                         dma.barrier, request.wait):
+                try:
+                    call()
+                    code = 1
+                except RuntimeError as exc:
+                    if "fork" not in str(exc):
+                        code = 2
+                except BaseException:
+                    code = 3
+            dma.close()                         # a no-op, does not hang
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        gate.open()
+        assert request.wait(HOLD) == 1          # the parent's is fine
+
+
 # ---------------------------------------------------------------- arguments
 
 
