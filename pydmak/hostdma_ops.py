@@ -169,13 +169,19 @@ def _no_arg(op: str, arg: Any) -> None:
 
 
 def _array(obj: Any, op: str, name: str) -> np.ndarray:
+    """``obj`` as a plain ndarray over the same memory.
+
+    Subclasses (``np.matrix``, ``pydmak.allocate`` buffers) are viewed as
+    ndarray: their own indexing and reshaping rules do not apply to the
+    pieces, and slicing them costs no ``__array_finalize__``.
+    """
     if not isinstance(obj, np.ndarray):
         raise TypeError(f"{op}: {name} must be a numpy array, "
                         f"not {type(obj).__name__}")
     if obj.dtype.hasobject:
         raise TypeError(f"{op}: {name} holds Python objects ({obj.dtype}); "
                         f"HostDMA copies bytes, use numpy.copyto")
-    return obj
+    return obj if type(obj) is np.ndarray else obj.view(np.ndarray)
 
 
 def _dst_array(obj: Any, op: str) -> np.ndarray:

@@ -171,6 +171,21 @@ def test_reshaped_and_fortran_views():
         np.testing.assert_array_equal(flat, src.ravel())
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # matrix
+@pytest.mark.parametrize("split", [False, True])
+def test_array_subclasses_copy_by_their_memory(split):
+    src = np.matrix(np.arange(40.0).reshape(4, 10))
+    dst = np.matrix(np.zeros((4, 10)))
+    strided = np.matrix(np.zeros((10, 4))).T
+    with tiny_pieces(split):
+        request = ENGINES[2].async_copy(dst, src)
+        assert request.wait() is dst                # the caller's object
+        assert request._count == (2 if split else 1)
+        ENGINES[2].copy(strided, src)
+    np.testing.assert_array_equal(np.asarray(dst), np.asarray(src))
+    np.testing.assert_array_equal(np.asarray(strided), np.asarray(src))
+
+
 # ---------------------------------------------------------------- memcpy
 
 
