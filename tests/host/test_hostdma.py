@@ -496,6 +496,33 @@ def test_zero_threads_wait_timeout_zero_polls():
     dma.close()
 
 
+def test_zero_threads_many_callers():
+    """Callers run each other's requests, in order; each gets its own."""
+    errors = []
+
+    def client(dma, k):
+        try:
+            src = np.full(3000, k, np.int32)
+            shared = np.zeros(3000, np.int32)       # this client's alone
+            for i in range(100):
+                dst = np.zeros(3000, np.int32)
+                first = dma.async_copy(shared, src + i)
+                second = dma.async_copy(dst, shared)    # reads first's
+                assert second.wait(HOLD) is dst
+                assert first.done() and np.all(dst == k + i)
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(exc)
+
+    with HostDMA(0) as dma:
+        threads = [threading.Thread(target=client, args=(dma, k))
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HOLD * 3)
+    assert not errors
+
+
 # ---------------------------------------------------------------- close
 
 
