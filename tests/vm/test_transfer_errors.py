@@ -1,0 +1,121 @@
+"""Every bad SUBMIT, WAIT, channel op and channel-file request: its errno."""
+
+import ctypes
+import errno
+
+import pytest
+
+import pydmak
+from pydmak import _uapi
+from pydmak._libc import ioctl
+
+
+def _errno(fn):
+    with pytest.raises(OSError) as exc:
+        fn()
+    return exc.value.errno
+
+
+def _submit(dev, *xfers, count=None, flags=0, addr=None):
+    array = (_uapi.dmak_xfer * max(len(xfers), 1))(*xfers)
+    arg = _uapi.dmak_submit(
+        xfers=ctypes.addressof(array) if addr is None else addr,
+        count=len(xfers) if count is None else count, flags=flags)
+    ioctl(dev.fileno(), _uapi.IOC_SUBMIT, arg)
+    return [x.seq for x in array]
+
+
+def _x(handle, channel=_uapi.MM2S, offset=0, length=64, **kw):
+    return _uapi.dmak_xfer(channel=channel, handle=handle, offset=offset,
+                           length=length, **kw)
+
+
+@pytest.fixture
+def handle(dev):
+    return dev.alloc(8192).handle
+
+
+def test_bad_submit(dev, handle):
+    assert _errno(lambda: _submit(dev, _x(handle, channel=2))) == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, length=0))) == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, flags=0x80))) == \
+        errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, reserved=1))) == \
+        errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, offset=2))) == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, offset=8190, length=4))) \
+        == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, offset=2**63))) == \
+        errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle, length=1 << 26))) == \
+        errno.EMSGSIZE
+    assert _errno(lambda: _submit(dev, _x(999))) == errno.ENOENT
+    assert _errno(lambda: _submit(dev, _x(handle), count=0)) == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle), count=257)) == \
+        errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle), flags=1)) == errno.EINVAL
+    assert _errno(lambda: _submit(dev, _x(handle), addr=16)) == errno.EFAULT
+    # All or nothing: one bad entry queues none of the batch.
+    assert _errno(lambda: _submit(dev, _x(handle), _x(999))) == errno.ENOENT
+    with pydmak.Device(0) as other:
+        theirs = other.alloc(4096).handle
+        assert _errno(lambda: _submit(dev, _x(theirs))) == errno.EACCES
+    op = _uapi.dmak_chan_op(channel=_uapi.MM2S, op=_uapi.OP_STATUS)
+    ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, op)
+    assert op.queued == 0
+
+
+def _wait(dev, seq, channel=_uapi.MM2S, timeout_ms=0):
+    arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=timeout_ms)
+    ioctl(dev.fileno(), _uapi.IOC_WAIT, arg)
+    return arg
+
+
+def test_bad_wait(dev, handle):
+    assert _errno(lambda: _wait(dev, 0)) == errno.EINVAL
+    assert _errno(lambda: _wait(dev, 1 << 40)) == errno.EINVAL
+    assert _errno(lambda: _wait(dev, 1, channel=5)) == errno.EINVAL
+    seq = _submit(dev, _x(handle, length=64),
+                  _x(handle, channel=_uapi.S2MM, length=64))[0]
+    arg = _wait(dev, seq, timeout_ms=10000)
+    assert (arg.status, arg.bytes) == (_uapi.ST_OK, 64)
+    with pydmak.Device(0) as other:        # not theirs to collect
+        assert _errno(lambda: _wait(other, seq)) == errno.EACCES
+    # Results are kept for the last DMAK_RESULTS transfers only.
+    pairs = [_x(handle, length=4), _x(handle, channel=_uapi.S2MM, length=4)]
+    for _ in range(_uapi.RESULTS // (_uapi.SUBMIT_MAX // 2) + 1):
+        seqs = _submit(dev, *pairs * (_uapi.SUBMIT_MAX // 2))
+        _wait(dev, seqs[-1], channel=_uapi.S2MM, timeout_ms=30000)
+    assert _errno(lambda: _wait(dev, seq)) == errno.ENOENT
+
+
+def test_bad_channel_ops(dev, handle):
+    def op(**kw):
+        ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, _uapi.dmak_chan_op(**kw))
+
+    assert _errno(lambda: op(channel=2, op=_uapi.OP_STATUS)) == errno.EINVAL
+    assert _errno(lambda: op(channel=0, op=99)) == errno.EINVAL
+    assert _errno(lambda: op(channel=0, op=_uapi.OP_CANCEL, seq=1 << 40)) \
+        == errno.ENOENT
+    seq = _submit(dev, _x(handle), _x(handle, channel=_uapi.S2MM))[0]
+    _wait(dev, seq, timeout_ms=10000)
+    assert _errno(lambda: op(channel=0, op=_uapi.OP_CANCEL, seq=seq)) == \
+        errno.EALREADY
+
+
+def test_bad_channel_fd(dev):
+    def chfd(channel, fd=0):
+        arg = _uapi.dmak_channel_fd(channel=channel, fd=fd)
+        ioctl(dev.fileno(), _uapi.IOC_CHANNEL_FD, arg)
+        return arg.fd
+
+    assert _errno(lambda: chfd(2)) == errno.EINVAL
+    assert _errno(lambda: chfd(0, fd=3)) == errno.EINVAL
+    fd = chfd(_uapi.S2MM)
+    try:
+        with pytest.raises(OSError) as exc:
+            ioctl(fd, _uapi.IOC_INFO, _uapi.dmak_info())
+        assert exc.value.errno == errno.ENOTTY
+    finally:
+        import os
+        os.close(fd)
