@@ -10,6 +10,7 @@ from .buffer import DMABuffer, allocate
 from .device import Device, DeviceInfo, RawBuffer, default_device, devices
 from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
 from .errors import DeviceNotFoundError, DmakError
+from .hostdma import HostDMA, Request
 
 __version__ = "0.1.0"
 
@@ -23,7 +24,9 @@ __all__ = [
     "DeviceInfo",
     "DeviceNotFoundError",
     "DmakError",
+    "HostDMA",
     "RawBuffer",
+    "Request",
     "SYNC_BIDIRECTIONAL",
     "SYNC_FROM_DEVICE",
     "SYNC_TO_DEVICE",
