@@ -15,7 +15,7 @@
 #include <linux/wait.h>
 
 #define DMAK_SIM_NAME		"dmak-sim"
-#define DMAK_SIM_ENDS		64	/* packet ends the stream FIFO tracks */
+#define DMAK_SIM_ENDS		1024	/* packet ends the stream FIFO tracks */
 
 enum { SIM_MM2S, SIM_S2MM, SIM_NCHANS };
 

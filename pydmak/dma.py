@@ -303,7 +303,9 @@ class DMAChannel:
         either channel ends (status "reset"); both channels work again.
         """
         self._op(_uapi.OP_RESET)
-        self._pending.clear()
+        for channel in (self._dma.sendchannel, self._dma.recvchannel):
+            if channel is not None:
+                channel._pending.clear()
 
     def cancel(self) -> None:
         """Cancels this channel's queued transfers (a running one by reset)."""
