@@ -132,7 +132,8 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 			      &dd->next_handle, GFP_KERNEL);
 	if (ret < 0) {
 		mutex_unlock(&cl->lock);
-		dmak_buf_put(buf);	/* frees the memory, uncharges, puts cl */
+		/* frees the memory, uncharges, puts cl */
+		dmak_buf_put(buf);
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	buf->handle = handle;

@@ -177,7 +177,8 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 			ch->id == DMAK_MM2S ? "mm2s" : "s2mm", sr);
 	} else if (sr & DMAK_SR_IOC_IRQ) {
 		bytes = req->len;
-		if (ch->id == DMAK_S2MM)	/* LENGTH reads back what came */
+		/* LENGTH reads back what came */
+		if (ch->id == DMAK_S2MM)
 			dmak_chan_read(ch, DMAK_LENGTH, &bytes);
 		ch->running = false;
 		dmak_chan_end(ch, req, DMAK_ST_OK, bytes, sr);
@@ -503,11 +504,13 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	struct dmak_wait arg;
 	long timeout, slice, ret;
 	struct dmak_chan *ch;
+	u64 seq;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
+	seq = arg.seq;
 	ch = dmak_chan_of(cl->dd, arg.channel);
-	if (!ch || !arg.seq || arg.seq > READ_ONCE(ch->last_seq))
+	if (!ch || !seq || seq > READ_ONCE(ch->last_seq))
 		return -EINVAL;
 
 	/*
@@ -518,14 +521,14 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	for (;;) {
 		slice = min_t(long, timeout, DMAK_RECHECK);
 		ret = wait_event_interruptible_timeout(ch->wq,
-						       dmak_chan_ended(ch, arg.seq),
+						       dmak_chan_ended(ch, seq),
 						       slice);
 		if (ret < 0)
 			return -EINTR;
 		if (ret)
 			break;
-		dmak_chan_recheck(ch, arg.seq);
-		if (dmak_chan_ended(ch, arg.seq))
+		dmak_chan_recheck(ch, seq);
+		if (dmak_chan_ended(ch, seq))
 			break;
 		if (arg.timeout_ms != DMAK_WAIT_FOREVER)
 			timeout -= slice;
@@ -534,8 +537,8 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	}
 
 	spin_lock_irq(&ch->lock);
-	r = &ch->results[arg.seq % DMAK_RESULTS];
-	if (r->seq != arg.seq)
+	r = &ch->results[seq % DMAK_RESULTS];
+	if (r->seq != seq)
 		ret = -ENOENT;		/* no longer kept */
 	else if (r->cl != cl)
 		ret = -EACCES;
@@ -547,7 +550,7 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	spin_unlock_irq(&ch->lock);
 	if (ret)
 		return ret;
-	dmak_records_consume(cl, ch->id, arg.seq);
+	dmak_records_consume(cl, ch->id, seq);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
@@ -564,14 +567,16 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 	list_for_each_entry(req, &ch->queue, node)
 		if (req->seq == seq)
 			found = req;
-	if (!found)
+	if (!found) {
 		ret = seq <= ch->last_seq ? -EALREADY : -ENOENT;
-	else if (found->cl != cl)
+	} else if (found->cl != cl) {
 		ret = -EACCES;
-	else if (!found->started)
+	} else if (!found->started) {
 		dmak_chan_end(ch, found, DMAK_ST_CANCELLED, 0, 0);
-	else
-		found->cancel = running = true;
+	} else {
+		found->cancel = true;
+		running = true;
+	}
 	spin_unlock_irq(&ch->lock);
 	if (running)		/* only a reset stops a running transfer */
 		ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);

@@ -286,9 +286,11 @@ static int dmak_probe(struct platform_device *pdev)
 		ret = dmak_init_chans(dd, irqs);
 	if (!ret)
 		ret = dmak_hw_init(dd);
-	if (!ret)
-		ret = dma_set_mask_and_coherent(hw,
-						DMA_BIT_MASK(dd->info.addr_width));
+	if (!ret) {
+		u64 mask = DMA_BIT_MASK(dd->info.addr_width);
+
+		ret = dma_set_mask_and_coherent(hw, mask);
+	}
 	if (ret)
 		goto err_free;
 
@@ -351,6 +353,7 @@ static void dmak_remove(struct platform_device *pdev)
 	ida_free(&dmak_minors, MINOR(dd->dev.devt));
 	put_device(&dd->dev);
 }
+
 DMAK_DEFINE_REMOVE(dmak_remove)
 
 static const struct of_device_id dmak_of_match[] = {

@@ -49,8 +49,10 @@ void dmak_records_consume(struct dmak_client *cl, unsigned int ch, u64 seq)
 
 static bool dmak_records_pending(struct dmak_client *cl, unsigned int mask)
 {
-	return ((mask & BIT(DMAK_MM2S)) && READ_ONCE(cl->rec[DMAK_MM2S].count)) ||
-	       ((mask & BIT(DMAK_S2MM)) && READ_ONCE(cl->rec[DMAK_S2MM].count));
+	return ((mask & BIT(DMAK_MM2S)) &&
+		READ_ONCE(cl->rec[DMAK_MM2S].count)) ||
+	       ((mask & BIT(DMAK_S2MM)) &&
+		READ_ONCE(cl->rec[DMAK_S2MM].count));
 }
 
 /* Takes up to @max records of the channels in @mask, oldest first. */

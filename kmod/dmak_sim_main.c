@@ -411,8 +411,7 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		res[i] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
 			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
 	}
-	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth",
-				       dmak_sim_addr_width);
+	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", dmak_sim_addr_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width", length_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", data_width);
 	if (dmak_sim_sg)

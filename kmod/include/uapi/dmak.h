@@ -50,9 +50,13 @@ struct dmak_info {
 	__u64 reserved[4];
 };
 
-/* dmak_alloc.flags */
-#define DMAK_BUF_COHERENT	0		/* uncached on non-coherent SoCs */
-#define DMAK_BUF_CACHED		(1U << 0)	/* cached; needs DMAK_IOC_SYNC */
+/*
+ * dmak_alloc.flags
+ * DMAK_BUF_COHERENT: uncached on non-coherent SoCs
+ * DMAK_BUF_CACHED: cached; needs DMAK_IOC_SYNC
+ */
+#define DMAK_BUF_COHERENT	0
+#define DMAK_BUF_CACHED		(1U << 0)
 
 /**
  * struct dmak_alloc - allocate a DMA buffer (DMAK_IOC_ALLOC, read-write)
@@ -165,7 +169,9 @@ struct dmak_submit {
 #define DMAK_ST_SG_INT_ERR	4	/* DMASR.SGIntErr */
 #define DMAK_ST_SG_SLV_ERR	5	/* DMASR.SGSlvErr */
 #define DMAK_ST_SG_DEC_ERR	6	/* DMASR.SGDecErr */
-#define DMAK_ST_CANCELLED	7	/* cancelled (CANCEL, or its file closed) */
+#define DMAK_ST_CANCELLED	7	/* cancelled (CANCEL, or its file
+					 * closed)
+					 */
 #define DMAK_ST_RESET		8	/* failed by a RESET of the core */
 #define DMAK_ST_ABORTED		9	/* not run: the channel halted on an
 					 * earlier transfer's error
