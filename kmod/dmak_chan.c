@@ -98,11 +98,13 @@ static void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req,
 	if (ch->id == DMAK_S2MM && req->started && dmak_req_cached(req))
 		dma_sync_single_for_cpu(ch->dd->hw, req->dma, req->len,
 					DMA_FROM_DEVICE);
-	r->seq = req->seq;
-	r->cl = req->cl;
-	r->bytes = bytes;
-	r->status = status;
-	r->dmasr = sr;
+	if (r->seq < req->seq) {	/* never overwrite a newer result */
+		r->seq = req->seq;
+		r->cl = req->cl;
+		r->bytes = bytes;
+		r->status = status;
+		r->dmasr = sr;
+	}
 	dmak_record_push(req->cl, &rec);
 
 	list_move_tail(&req->node, &ch->reap);
@@ -134,10 +136,6 @@ static void dmak_chan_kick(struct dmak_chan *ch)
 	if (!req)
 		return;
 
-	if (dmak_req_cached(req))
-		dma_sync_single_for_device(dd->hw, req->dma, req->len,
-					   ch->id == DMAK_MM2S ?
-					   DMA_TO_DEVICE : DMA_FROM_DEVICE);
 	req->started = true;
 	ch->running = true;
 	dmak_chan_write(ch, DMAK_DMACR, DMAK_CR_RS | DMAK_CR_IOC_IRQ |
@@ -164,7 +162,7 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 	if (!(sr & DMAK_SR_ALL_IRQ))
 		return IRQ_NONE;
 	dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
-	if (!ch->running || ch->halting)
+	if (!ch->running)
 		return IRQ_HANDLED;
 
 	req = list_first_entry(&ch->queue, struct dmak_req, node);
@@ -244,17 +242,29 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
 }
 
 /*
- * Resets the core. Transfers on the hardware end with DMAK_ST_CANCELLED if
- * CANCEL asked for them, else with @status; queued ones too unless
- * @keep_queued, in which case they start again after the reset.
+ * Resets the core. Transfers that completed meanwhile end as they did;
+ * those still on the hardware end with DMAK_ST_CANCELLED if CANCEL asked
+ * for them, else with @status; queued ones too unless @keep_queued, in
+ * which case they start again after the reset. With @keep_queued (CANCEL,
+ * close) the core is reset only if a cancelled transfer still runs.
+ *
+ * If the core does not come out of reset, running transfers keep their
+ * buffers (the engine may still write to them) and both channels halt
+ * with DMAK_ST_RESET until a RESET succeeds.
  */
 static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 {
+	bool needed = !keep_queued;
 	struct dmak_chan *ch;
 	struct dmak_req *req;
 	int i, ret = 0;
 
 	mutex_lock(&dd->reset_lock);
+	/* Once the device is gone, only remove's own reset may end them. */
+	if (READ_ONCE(dd->dead) && status != DMAK_ST_REMOVED) {
+		mutex_unlock(&dd->reset_lock);
+		return -ENODEV;
+	}
 	for (i = 0; i < 2; i++) {
 		ch = &dd->chan[i];
 		if (!dmak_chan_present(ch))
@@ -263,26 +273,41 @@ static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		ch->halting = true;
 		spin_unlock_irq(&ch->lock);
 		synchronize_irq(ch->irq);
+		/* End what completed before the halt, as it completed. */
+		spin_lock_irq(&ch->lock);
+		if (status != DMAK_ST_REMOVED)
+			dmak_chan_service(ch);
+		req = list_first_entry_or_null(&ch->queue, struct dmak_req,
+					       node);
+		if (ch->running && req->cancel)
+			needed = true;
+		spin_unlock_irq(&ch->lock);
 	}
-	if (!READ_ONCE(dd->dead) || status == DMAK_ST_REMOVED)
+	if (needed)
 		ret = dmak_hw_reset(dd);
 	for (i = 0; i < 2; i++) {
 		ch = &dd->chan[i];
 		if (!dmak_chan_present(ch))
 			continue;
 		spin_lock_irq(&ch->lock);
+		ch->halting = false;
+		if (ret && status != DMAK_ST_REMOVED) {
+			ch->error = DMAK_ST_RESET;
+			spin_unlock_irq(&ch->lock);
+			continue;
+		}
 		req = list_first_entry_or_null(&ch->queue, struct dmak_req,
 					       node);
-		if (ch->running)
+		if (ch->running && needed)
 			dmak_chan_end(ch, req, req->cancel ?
 				      DMAK_ST_CANCELLED : status, 0, 0);
 		if (!keep_queued)
 			dmak_chan_end_queued(ch, status, 0);
-		ch->running = false;
-		ch->halting = false;
-		ch->error = 0;
-		if (!ret)
-			dmak_chan_kick(ch);
+		if (needed) {
+			ch->running = false;
+			ch->error = 0;
+		}
+		dmak_chan_kick(ch);
 		spin_unlock_irq(&ch->lock);
 	}
 	mutex_unlock(&dd->reset_lock);
@@ -355,6 +380,9 @@ static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 	struct dmak_buf *buf;
 	struct dmak_req *req;
 
+	/* Built with the SG engine, the IP has no direct-mode registers. */
+	if (dd->info.flags & DMAK_INFO_SG)
+		return -EOPNOTSUPP;
 	if (!dmak_chan_of(dd, x->channel) || x->reserved ||
 	    x->flags & ~DMAK_XFER_NO_SYNC || !x->length)
 		return -EINVAL;
@@ -368,7 +396,7 @@ static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 		dmak_buf_put(buf);
 		return -EINVAL;
 	}
-	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
 	if (!req) {
 		dmak_buf_put(buf);
 		return -ENOMEM;
@@ -380,6 +408,11 @@ static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 	req->dma = buf->dma + x->offset;
 	req->len = x->length;
 	req->flags = x->flags;
+	/* Hand the range to the device now, not later with IRQs off. */
+	if (dmak_req_cached(req))
+		dma_sync_single_for_device(dd->hw, req->dma, req->len,
+					   x->channel == DMAK_MM2S ?
+					   DMA_TO_DEVICE : DMA_FROM_DEVICE);
 	*out = req;
 	return 0;
 }
@@ -395,15 +428,19 @@ static void dmak_req_free(struct dmak_req *req)
 static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 			struct dmak_req **reqs, u32 count)
 {
+	unsigned int first = dmak_chan_present(&dd->chan[DMAK_MM2S]) ?
+			     DMAK_MM2S : DMAK_S2MM;
+	unsigned int last = dmak_chan_present(&dd->chan[DMAK_S2MM]) ?
+			    DMAK_S2MM : DMAK_MM2S;
 	struct dmak_chan *ch;
 	unsigned long flags;
 	int ret = 0;
 	u32 i;
 
-	local_irq_save(flags);
-	for (i = 0; i < 2; i++)
-		if (dmak_chan_present(&dd->chan[i]))
-			spin_lock_nested(&dd->chan[i].lock, i);
+	/* Both channel locks, MM2S first, so the batch enters at once. */
+	spin_lock_irqsave(&dd->chan[first].lock, flags);
+	if (last != first)
+		spin_lock_nested(&dd->chan[last].lock, SINGLE_DEPTH_NESTING);
 	for (i = 0; i < count && !ret; i++)
 		if (dd->chan[xfers[i].channel].error)
 			ret = -EIO;	/* halted on an error: RESET it */
@@ -421,10 +458,9 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 		if (!ret)
 			dmak_chan_kick(&dd->chan[i]);
 	}
-	for (i = 2; i-- > 0;)
-		if (dmak_chan_present(&dd->chan[i]))
-			spin_unlock(&dd->chan[i].lock);
-	local_irq_restore(flags);
+	if (last != first)
+		spin_unlock(&dd->chan[last].lock);
+	spin_unlock_irqrestore(&dd->chan[first].lock, flags);
 	return ret;
 }
 
@@ -472,6 +508,17 @@ out:
 
 /* WAIT */
 
+static u64 dmak_chan_last_seq(struct dmak_chan *ch)
+{
+	unsigned long flags;
+	u64 seq;
+
+	spin_lock_irqsave(&ch->lock, flags);	/* no torn u64 on 32-bit */
+	seq = ch->last_seq;
+	spin_unlock_irqrestore(&ch->lock, flags);
+	return seq;
+}
+
 static bool dmak_chan_ended(struct dmak_chan *ch, u64 seq)
 {
 	unsigned long flags;
@@ -489,7 +536,7 @@ static void dmak_chan_recheck(struct dmak_chan *ch, u64 seq)
 	unsigned long flags;
 
 	spin_lock_irqsave(&ch->lock, flags);
-	if (!ch->halting && dmak_chan_service(ch) == IRQ_HANDLED &&
+	if (dmak_chan_service(ch) == IRQ_HANDLED &&
 	    ch->results[seq % DMAK_RESULTS].seq == seq)
 		dev_warn_ratelimited(ch->dd->hw,
 				     "%s: transfer %llu ended without its interrupt\n",
@@ -510,7 +557,7 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 		return -EFAULT;
 	seq = arg.seq;
 	ch = dmak_chan_of(cl->dd, arg.channel);
-	if (!ch || !seq || seq > READ_ONCE(ch->last_seq))
+	if (!ch || !seq || seq > dmak_chan_last_seq(ch))
 		return -EINVAL;
 
 	/*
@@ -578,26 +625,47 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 		running = true;
 	}
 	spin_unlock_irq(&ch->lock);
-	if (running)		/* only a reset stops a running transfer */
-		ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);
+	if (!running)
+		return ret;
+	/* Only a reset stops a running transfer, unless it ends first. */
+	ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);
+	spin_lock_irq(&ch->lock);
+	if (!ret && ch->results[seq % DMAK_RESULTS].seq == seq &&
+	    ch->results[seq % DMAK_RESULTS].status != DMAK_ST_CANCELLED)
+		ret = -EALREADY;
+	spin_unlock_irq(&ch->lock);
 	return ret;
 }
 
-static void dmak_chan_set_stopped(struct dmak_chan *ch, bool stop)
+/*
+ * Register access outside the interrupt path checks @dead under the channel
+ * lock: remove() takes every channel lock after setting it, so no access
+ * outlives remove().
+ */
+static int dmak_chan_set_stopped(struct dmak_chan *ch, bool stop)
 {
 	spin_lock_irq(&ch->lock);
+	if (READ_ONCE(ch->dd->dead)) {
+		spin_unlock_irq(&ch->lock);
+		return -ENODEV;
+	}
 	ch->stopped = stop;
 	if (stop && !ch->running)
 		dmak_chan_write(ch, DMAK_DMACR, 0);
 	dmak_chan_kick(ch);
 	spin_unlock_irq(&ch->lock);
+	return 0;
 }
 
-static void dmak_chan_status(struct dmak_chan *ch, struct dmak_chan_op *op)
+static int dmak_chan_status(struct dmak_chan *ch, struct dmak_chan_op *op)
 {
 	struct dmak_req *req;
 
 	spin_lock_irq(&ch->lock);
+	if (READ_ONCE(ch->dd->dead)) {
+		spin_unlock_irq(&ch->lock);
+		return -ENODEV;
+	}
 	dmak_chan_read(ch, DMAK_DMACR, &op->dmacr);
 	dmak_chan_read(ch, DMAK_DMASR, &op->dmasr);
 	op->queued = 0;
@@ -605,6 +673,7 @@ static void dmak_chan_status(struct dmak_chan *ch, struct dmak_chan_op *op)
 		op->queued++;
 	op->error = ch->error;
 	spin_unlock_irq(&ch->lock);
+	return 0;
 }
 
 long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
@@ -625,17 +694,20 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 		ret = dmak_dev_reset(cl->dd, DMAK_ST_RESET, false);
 		break;
 	case DMAK_OP_CANCEL:
+		if (!op.seq)
+			return -EINVAL;
 		ret = dmak_chan_cancel(ch, cl, op.seq);
 		break;
 	case DMAK_OP_STOP:
 	case DMAK_OP_START:
-		dmak_chan_set_stopped(ch, op.op == DMAK_OP_STOP);
+		ret = dmak_chan_set_stopped(ch, op.op == DMAK_OP_STOP);
 		break;
 	default:
 		return -EINVAL;
 	}
+	if (!ret)
+		ret = dmak_chan_status(ch, &op);
 	if (ret)
 		return ret;
-	dmak_chan_status(ch, &op);
 	return copy_to_user(uarg, &op, sizeof(op)) ? -EFAULT : 0;
 }

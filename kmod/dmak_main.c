@@ -373,6 +373,11 @@ static struct platform_driver dmak_driver = {
 	.driver = {
 		.name = DMAK_NAME,
 		.of_match_table = dmak_of_match,
+		/*
+		 * Buffers outlive an unbind (user mappings keep them); on
+		 * hardware, only rmmod may unbind, which open files prevent.
+		 */
+		.suppress_bind_attrs = true,
 	},
 	.id_table = dmak_id_table,
 	.probe = dmak_probe,

@@ -40,6 +40,7 @@ enum dmak_sim_fault {
  * @length: LENGTH; S2MM reads back the bytes received
  * @start: LENGTH was written: a transfer waits for the engine
  * @busy: a transfer is running
+ * @checked: the engine found its range in RAM (else it ended it)
  * @stalled: SIM_FAULT_STALL hit this channel
  * @pos: address of the next byte of the running transfer
  * @left: bytes the running transfer may still move
@@ -55,6 +56,7 @@ struct dmak_sim_chan {
 	u32 length;
 	bool start;
 	bool busy;
+	bool checked;
 	bool stalled;
 	u64 pos;
 	u32 left;

@@ -108,10 +108,10 @@ static void dmak_sim_begin(struct dmak_sim *sim, int ch)
 	c->left = c->length;
 	c->moved = 0;
 	c->busy = true;
+	c->checked = false;	/* the engine checks the range, unlocked */
 	c->dmasr &= ~DMAK_SR_IDLE;
 
-	if (test_and_clear_bit(SIM_FAULT_DEC_ERR, &c->faults) ||
-	    !dmak_sim_is_ram(addr, c->length))
+	if (test_and_clear_bit(SIM_FAULT_DEC_ERR, &c->faults))
 		dmak_sim_end(sim, ch, DMAK_SR_DMA_DEC_ERR);
 	else if (test_and_clear_bit(SIM_FAULT_SLV_ERR, &c->faults))
 		dmak_sim_end(sim, ch, DMAK_SR_DMA_SLV_ERR);
@@ -123,7 +123,44 @@ static void dmak_sim_begin(struct dmak_sim *sim, int ch)
 
 static bool dmak_sim_running(const struct dmak_sim_chan *c)
 {
-	return c->busy && !c->stalled && (c->dmacr & DMAK_CR_RS);
+	return c->busy && c->checked && !c->stalled &&
+	       (c->dmacr & DMAK_CR_RS);
+}
+
+/*
+ * A new transfer's range must be RAM, or it ends with DMADecErr as on the
+ * bus. region_intersects() takes the resource lock, which must not nest
+ * in sim->lock (a lock the interrupt path takes): check without it.
+ */
+static void dmak_sim_check_ranges(struct dmak_sim *sim)
+{
+	struct dmak_sim_chan *c;
+	u64 addr;
+	u32 len;
+	bool ram;
+	int ch;
+
+	for (ch = 0; ch < SIM_NCHANS; ch++) {
+		c = &sim->chan[ch];
+		spin_lock_irq(&sim->lock);
+		if (!c->busy || c->checked) {
+			spin_unlock_irq(&sim->lock);
+			continue;
+		}
+		addr = c->pos;
+		len = c->left;
+		spin_unlock_irq(&sim->lock);
+
+		ram = dmak_sim_is_ram(addr, len);
+
+		spin_lock_irq(&sim->lock);
+		if (c->busy && !c->checked && c->pos == addr) {
+			c->checked = true;
+			if (!ram)
+				dmak_sim_end(sim, ch, DMAK_SR_DMA_DEC_ERR);
+		}
+		spin_unlock_irq(&sim->lock);
+	}
 }
 
 /* the stream FIFO (engine thread only) */
@@ -180,9 +217,9 @@ static void dmak_sim_throttle(struct dmak_sim *sim, size_t n)
 		sim->link_free = now;
 	sim->link_free = ktime_add_ns(sim->link_free,
 				      div64_u64((u64)n * NSEC_PER_SEC, bw));
-	set_current_state(TASK_IDLE);
-	schedule_hrtimeout_range(&sim->link_free, 20 * NSEC_PER_USEC,
-				 HRTIMER_MODE_ABS);
+	/* A reset must not wait for a slow link: it wakes this sleep. */
+	wait_event_hrtimeout(sim->kick, READ_ONCE(sim->resetting),
+			     ktime_sub(sim->link_free, now));
 }
 
 /* Memory that could not be reached: a slave error, as on the bus. */
@@ -200,8 +237,8 @@ static size_t dmak_sim_mm2s_step(struct dmak_sim *sim)
 {
 	struct dmak_sim_chan *c = &sim->chan[SIM_MM2S];
 	struct dmak_sim_stream *st = &sim->stream;
-	u64 room = READ_ONCE(sim->fifo_depth) - min_t(u64, dmak_sim_fill(st),
-						      sim->fifo_depth);
+	u64 depth = min_t(u64, READ_ONCE(sim->fifo_depth), st->size);
+	u64 room = depth - min(dmak_sim_fill(st), depth);
 	size_t n;
 	u64 pos;
 
@@ -313,8 +350,8 @@ static size_t dmak_sim_through_step(struct dmak_sim *sim)
 	if (n) {
 		src = memremap(from, n, MEMREMAP_WB);
 		dst = memremap(to, n, MEMREMAP_WB);
-		if (src && dst)
-			memcpy(dst, src, n);
+		if (src && dst)		/* one buffer may loop onto itself */
+			memmove(dst, src, n);
 		if (src)
 			memunmap(src);
 		if (dst)
@@ -376,7 +413,10 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 		    (sim->chan[ch].dmacr & DMAK_CR_RS))
 			dmak_sim_begin(sim, ch);
 	work = sim->resetting ||
-	       (dmak_sim_running(tx) && dmak_sim_fill(st) < sim->fifo_depth &&
+	       (tx->busy && !tx->checked) || (rx->busy && !rx->checked) ||
+	       (dmak_sim_running(tx) &&
+		dmak_sim_fill(st) < min_t(u64, READ_ONCE(sim->fifo_depth),
+					  st->size) &&
 		st->nends < DMAK_SIM_ENDS) ||
 	       (dmak_sim_running(rx) && (dmak_sim_to_packet_end(st) ||
 					 (st->nends &&
@@ -397,6 +437,7 @@ static int dmak_sim_engine(void *data)
 			dmak_sim_engine_reset(sim);
 			continue;
 		}
+		dmak_sim_check_ranges(sim);
 		if (!dmak_sim_through_step(sim)) {
 			dmak_sim_mm2s_step(sim);
 			dmak_sim_s2mm_step(sim);

@@ -202,7 +202,9 @@ static int dmak_sim_reg_write(void *ctx, unsigned int reg, unsigned int val)
 	case DMAK_LENGTH:
 		/* Writing LENGTH starts a direct-mode transfer. */
 		c->length = val & (BIT(length_width) - 1);
-		if (c->length && (c->dmacr & DMAK_CR_RS) && !c->busy) {
+		/* Built with SG, the IP has no direct mode: LENGTH is inert. */
+		if (c->length && (c->dmacr & DMAK_CR_RS) && !c->busy &&
+		    !dmak_sim_sg) {
 			c->start = true;
 			wake_up(&sim->kick);
 		}

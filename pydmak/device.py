@@ -97,6 +97,15 @@ _REASONS: Dict[str, Dict[int, str]] = {
         errno.EACCES: "buffer {handle} belongs to another open file",
         errno.EINVAL: "bytes {offset}..{end} are not inside the buffer",
     },
+    "SUBMIT": {
+        errno.EOPNOTSUPP: "this AXI DMA is built with scatter-gather, "
+                          "which has no direct-mode registers; this "
+                          "driver does not drive SG mode yet",
+        errno.EMSGSIZE: "the transfer is longer than the length register "
+                        "allows",
+        errno.EACCES: "the buffer belongs to another open file",
+        errno.ENOENT: "the buffer was freed",
+    },
     "MMAP": {
         errno.EINVAL: "no buffer of this file is at offset {offset}, or "
                       "{length} bytes is longer than the buffer",

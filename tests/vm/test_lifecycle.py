@@ -114,6 +114,12 @@ def test_several_instances_and_parameters(reload_after):
             buf = pydmak.allocate(64, device=dev)
             buf[:] = np.arange(64) * (i + 1)
             assert (buf == np.arange(64) * (i + 1)).all()
+            # Built with SG, the IP has no direct mode: refused, clearly.
+            with pydmak.DMA(dev) as dma:
+                with pytest.raises(pydmak.DmakError,
+                                   match="scatter-gather") as exc:
+                    dma.sendchannel.transfer(buf)
+                assert exc.value.errno == errno.EOPNOTSUPP
             buf.freebuffer()
 
 
