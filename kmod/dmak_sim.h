@@ -7,7 +7,6 @@
 #define _DMAK_SIM_H
 
 #include <linux/debugfs.h>
-#include <linux/irq_work.h>
 #include <linux/irqdomain.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
@@ -96,8 +95,7 @@ struct dmak_sim_stream {
  * @fwnode: name of @domain
  * @domain: irq domain of the two interrupt lines
  * @virq: the two Linux interrupts
- * @irq_pending: channels whose interrupt line rose
- * @irq_work: raises them
+ * @irq_pending: channels whose interrupt line rose; the engine raises them
  * @child: the device dmak.ko binds to
  * @engine: the thread that moves data
  * @kick: wakes @engine
@@ -118,7 +116,6 @@ struct dmak_sim {
 	struct irq_domain *domain;
 	unsigned int virq[SIM_NCHANS];
 	unsigned long irq_pending;
-	struct irq_work irq_work;
 	struct platform_device *child;
 	struct task_struct *engine;
 	wait_queue_head_t kick;
@@ -139,7 +136,6 @@ void dmak_sim_reset_regs(struct dmak_sim *sim);
 int dmak_sim_engine_start(struct dmak_sim *sim);
 void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level);
 u32 dmak_sim_irq_level(const struct dmak_sim_chan *c);
-void dmak_sim_irq_raise(struct irq_work *work);
 extern const char * const dmak_sim_fault_names[SIM_NFAULTS];
 
 #endif /* _DMAK_SIM_H */

@@ -14,7 +14,6 @@
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/irq.h>
-#include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -44,8 +43,8 @@ u32 dmak_sim_irq_level(const struct dmak_sim_chan *c)
 
 /*
  * Called with sim->lock held after a change that may raise the line. The
- * interrupt is raised from an irq_work, in hard interrupt context as a
- * real one, and never inside the register access that caused it.
+ * engine thread raises the interrupt once it has dropped the lock, never
+ * inside the register access that caused it.
  */
 void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level)
 {
@@ -56,18 +55,17 @@ void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level)
 	if (test_and_clear_bit(SIM_FAULT_LOST_IRQ, &c->faults))
 		return;
 	set_bit(ch, &sim->irq_pending);
-	irq_work_queue(&sim->irq_work);
+	wake_up(&sim->kick);
 }
 
-void dmak_sim_irq_raise(struct irq_work *work)
+/* Raises the pending interrupts, as the line would, with IRQs off. */
+static void dmak_sim_irq_raise(struct dmak_sim *sim)
 {
-	struct dmak_sim *sim = container_of(work, struct dmak_sim, irq_work);
-	unsigned long pending;
+	unsigned long pending = xchg(&sim->irq_pending, 0);
 	int ch;
 
-	pending = xchg(&sim->irq_pending, 0);
 	for_each_set_bit(ch, &pending, SIM_NCHANS)
-		generic_handle_irq(sim->virq[ch]);
+		generic_handle_irq_safe(sim->virq[ch]);
 }
 
 /* transfer state changes, with sim->lock held */
@@ -412,7 +410,7 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 		if (sim->chan[ch].start && !sim->chan[ch].busy &&
 		    (sim->chan[ch].dmacr & DMAK_CR_RS))
 			dmak_sim_begin(sim, ch);
-	work = sim->resetting ||
+	work = sim->resetting || sim->irq_pending ||
 	       (tx->busy && !tx->checked) || (rx->busy && !rx->checked) ||
 	       (dmak_sim_running(tx) &&
 		dmak_sim_fill(st) < min_t(u64, READ_ONCE(sim->fifo_depth),
@@ -437,11 +435,13 @@ static int dmak_sim_engine(void *data)
 			dmak_sim_engine_reset(sim);
 			continue;
 		}
+		dmak_sim_irq_raise(sim);
 		dmak_sim_check_ranges(sim);
 		if (!dmak_sim_through_step(sim)) {
 			dmak_sim_mm2s_step(sim);
 			dmak_sim_s2mm_step(sim);
 		}
+		dmak_sim_irq_raise(sim);
 		cond_resched();
 	}
 	return 0;

@@ -361,7 +361,6 @@ static void dmak_sim_irq_teardown(void *data)
 	struct dmak_sim *sim = data;
 	int i;
 
-	irq_work_sync(&sim->irq_work);
 	for (i = 0; i < SIM_NCHANS; i++)
 		irq_dispose_mapping(irq_find_mapping(sim->domain, i));
 	irq_domain_remove(sim->domain);
@@ -442,7 +441,6 @@ static int dmak_sim_probe(struct platform_device *pdev)
 	sim->id = pdev->id;
 	spin_lock_init(&sim->lock);
 	init_waitqueue_head(&sim->kick);
-	sim->irq_work = IRQ_WORK_INIT_HARD(dmak_sim_irq_raise);
 	dmak_sim_reset_regs(sim);
 	sim->fifo_depth = fifo_depth;
 	sim->bandwidth = bandwidth;
