@@ -9,28 +9,12 @@ import numpy as np
 
 from . import _uapi
 from ._libc import replace_with_anonymous
+from ._memory import address, byte_span
 from .device import Device, RawBuffer, default_device
 
 __all__ = ["allocate", "DMABuffer"]
 
 Shape = Union[int, Sequence[int]]
-
-
-def _address(arr: np.ndarray) -> int:
-    return arr.__array_interface__["data"][0]
-
-
-def _byte_extent(arr: np.ndarray) -> Tuple[int, int]:
-    """First and one-past-last byte address that ``arr`` touches."""
-    low = high = _address(arr)
-    if arr.size == 0:
-        return low, low
-    for n, stride in zip(arr.shape, arr.strides):
-        if stride < 0:
-            low += (n - 1) * stride
-        else:
-            high += (n - 1) * stride
-    return low, high + arr.itemsize
 
 
 class _Allocation:
@@ -48,7 +32,7 @@ class _Allocation:
         self.handle_live = True
 
     def contains(self, arr: np.ndarray) -> bool:
-        low, high = _byte_extent(arr)
+        low, high = byte_span(arr)
         return self.vaddr <= low and high <= self.vaddr + self.raw.size
 
     def release_handle(self) -> None:
@@ -112,7 +96,7 @@ class DMABuffer(np.ndarray):
     def physical_address(self) -> int:
         """Address of the first element as the DMA engine sees it."""
         alloc = self._alloc()
-        return alloc.raw.dma_addr + (_address(self) - alloc.vaddr)
+        return alloc.raw.dma_addr + (address(self) - alloc.vaddr)
 
     device_address = physical_address
 
@@ -135,7 +119,7 @@ class DMABuffer(np.ndarray):
         alloc = self._alloc()
         if not alloc.raw.cached:
             return
-        low, high = _byte_extent(self)
+        low, high = byte_span(self)
         if high > low:
             alloc.device.sync(alloc.raw.handle, low - alloc.vaddr,
                               high - low, direction)
@@ -224,7 +208,7 @@ def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
     alloc = _Allocation(device, raw, mapping)
     device._track(alloc)
     root = np.frombuffer(mapping, dtype=np.uint8, count=nbytes)
-    alloc.vaddr = _address(root)
+    alloc.vaddr = address(root)
     arr = root.view(dt).reshape(dims).view(DMABuffer)
     arr._dmak = alloc
     return arr

@@ -22,7 +22,8 @@ import numpy as np
 
 from . import _uapi
 from ._libc import ioctl
-from .buffer import DMABuffer, _address
+from ._memory import address
+from .buffer import DMABuffer
 from .device import Device, default_device
 from .errors import DmakError
 
@@ -137,7 +138,7 @@ class DMAChannel:
                 f"{info.max_transfer} ({info.length_width}-bit length "
                 "register); split it, or build the IP with a wider "
                 "xlnx,sg-length-width")
-        offset = _address(array) - alloc.vaddr + start
+        offset = address(array) - alloc.vaddr + start
         address = alloc.raw.dma_addr + offset
         if address % info.alignment:
             raise ValueError(

@@ -20,6 +20,10 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._memory import Span
+from ._memory import address as _address
+from ._memory import byte_span as _byte_span
+
 __all__ = ["CopyOperator", "Plan", "copy_1d", "copy_generic", "memcpy",
            "transform"]
 
@@ -36,7 +40,6 @@ SPLIT_MIN = 4 << 20
 #: least SPLIT_MIN / 2 bytes each, cut at multiples of this many bytes.
 PIECE_ALIGN = 4096
 
-Span = Tuple[int, int]
 Piece = Tuple[Callable[..., Any], tuple]
 
 _memmove_nogil = ctypes.memmove
@@ -139,23 +142,6 @@ class CopyOperator:
 
 
 # ---------------------------------------------------------------- checks
-
-
-def _address(arr: np.ndarray) -> int:
-    return arr.__array_interface__["data"][0]
-
-
-def _byte_span(arr: np.ndarray) -> Span:
-    """First and one-past-last byte that ``arr`` touches."""
-    low = high = _address(arr)
-    if arr.size == 0:
-        return low, low
-    for n, stride in zip(arr.shape, arr.strides):
-        if stride < 0:
-            low += (n - 1) * stride
-        else:
-            high += (n - 1) * stride
-    return low, high + arr.itemsize
 
 
 def overlap(a: Span, b: Span) -> bool:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pydmak
-from pydmak.buffer import _byte_extent
+from pydmak._memory import byte_span
 
 
 def test_import_needs_no_device():
@@ -63,7 +63,7 @@ def test_device_rejects_bad_index(bad):
 ])
 def test_byte_extent_matches_numpy(make):
     arr = make()
-    low, high = _byte_extent(arr)
+    low, high = byte_span(arr)
     if arr.size:
         assert (low, high) == np.lib.array_utils.byte_bounds(arr)
     else:
