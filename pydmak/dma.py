@@ -18,7 +18,6 @@ import time
 from collections import deque
 from typing import Deque, Optional, Union
 
-import numpy as np
 
 from . import _uapi
 from ._libc import ioctl
@@ -139,10 +138,10 @@ class DMAChannel:
                 "register); split it, or build the IP with a wider "
                 "xlnx,sg-length-width")
         offset = address(array) - alloc.vaddr + start
-        address = alloc.raw.dma_addr + offset
-        if address % info.alignment:
+        bus_address = alloc.raw.dma_addr + offset
+        if bus_address % info.alignment:
             raise ValueError(
-                f"address {address:#x} is not a multiple of "
+                f"address {bus_address:#x} is not a multiple of "
                 f"{info.alignment} bytes, as the IP without DRE needs")
         return alloc.raw.handle, offset, nbytes
 

@@ -195,6 +195,7 @@ def test_closing_a_file_with_transfers_queued(dma, dev):
     parent, child = ctx.Pipe()
     p = ctx.Process(target=_queue_and_exit, args=(child,))
     p.start()
+    assert parent.poll(60), "the child died before queueing"
     assert parent.recv() >= 2
     p.join(30)
     assert p.exitcode == 0
