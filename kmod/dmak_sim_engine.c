@@ -203,7 +203,11 @@ static int dmak_sim_move(struct dmak_sim_stream *st, u64 addr, size_t n,
 	return 0;
 }
 
-/* Waits until the throttled stream has carried @n more bytes. */
+/*
+ * Waits until the throttled stream has carried @n more bytes. A late
+ * wake-up is made up by sleeping less next time, so the average rate holds
+ * however coarse the timer; only a link idle for a while starts afresh.
+ */
 static void dmak_sim_throttle(struct dmak_sim *sim, size_t n)
 {
 	u64 bw = READ_ONCE(sim->bandwidth);
@@ -211,13 +215,14 @@ static void dmak_sim_throttle(struct dmak_sim *sim, size_t n)
 
 	if (!bw)
 		return;
-	if (ktime_before(sim->link_free, now))
-		sim->link_free = now;
+	if (ktime_before(ktime_add_ms(sim->link_free, 10), now))
+		sim->link_free = now;		/* the link was idle */
 	sim->link_free = ktime_add_ns(sim->link_free,
 				      div64_u64((u64)n * NSEC_PER_SEC, bw));
-	/* A reset must not wait for a slow link: it wakes this sleep. */
-	wait_event_hrtimeout(sim->kick, READ_ONCE(sim->resetting),
-			     ktime_sub(sim->link_free, now));
+	if (ktime_after(sim->link_free, now))
+		/* A reset must not wait for a slow link: it wakes this. */
+		wait_event_hrtimeout(sim->kick, READ_ONCE(sim->resetting),
+				     ktime_sub(sim->link_free, now));
 }
 
 /* Memory that could not be reached: a slave error, as on the bus. */
