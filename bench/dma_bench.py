@@ -103,6 +103,18 @@ def line_rate(dev, dma) -> None:
     finally:
         (SIM / "bandwidth").write_text("0")
     total = size * count
+    big_src = pydmak.allocate(4 << 20, "u1", device=dev)
+    big_dst = pydmak.allocate(4 << 20, "u1", device=dev)
+    (SIM / "bandwidth").write_text(str(LINE_RATE))
+    try:
+        t_big = _best(lambda: _loopback(dma, [big_src], [big_dst]), 3)
+    finally:
+        (SIM / "bandwidth").write_text("0")
+    big_src.freebuffer()
+    big_dst.freebuffer()
+    print(f"stream throttled to {LINE_RATE / 1e6:.0f} MB/s, one 4 MiB "
+          f"transfer: {(4 << 20) / t_big / 1e6:.1f} MB/s = "
+          f"{(4 << 20) / t_big / LINE_RATE:.2f} of line rate")
     print(f"stream throttled to {LINE_RATE / 1e6:.0f} MB/s, "
           f"{count} x {size >> 10} KiB (best of 3):")
     for name, t in (("queued (all submitted, then wait)", t_queued),
