@@ -235,6 +235,56 @@ static size_t dmak_sim_fail(struct dmak_sim *sim, int ch)
 	return 0;
 }
 
+/* Ends an S2MM transfer that reached a packet end or overflowed. */
+static void dmak_sim_s2mm_check_end(struct dmak_sim *sim)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
+	struct dmak_sim_stream *st = &sim->stream;
+
+	if (st->nends && st->ends[st->first] == st->out) {
+		st->first = (st->first + 1) % DMAK_SIM_ENDS;
+		st->nends--;
+		c->length = c->moved;	/* LENGTH reads back bytes received */
+		dmak_sim_end(sim, SIM_S2MM, 0);
+	} else if (!c->left && dmak_sim_fill(st)) {
+		/* The packet goes on past LENGTH. */
+		c->length = c->moved;
+		dmak_sim_end(sim, SIM_S2MM, DMAK_SR_DMA_INT_ERR);
+	}
+}
+
+/*
+ * With sim->lock held: MM2S put @n more bytes on the stream; its last byte
+ * ends the packet (TLAST) unless that was to be left out.
+ */
+static void dmak_sim_pushed(struct dmak_sim *sim, size_t n)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_MM2S];
+	struct dmak_sim_stream *st = &sim->stream;
+
+	st->in += n;
+	c->pos += n;
+	c->left -= n;
+	c->moved += n;
+	if (c->left)
+		return;
+	if (!test_and_clear_bit(SIM_FAULT_NO_TLAST, &c->faults))
+		st->ends[(st->first + st->nends++) % DMAK_SIM_ENDS] = st->in;
+	dmak_sim_end(sim, SIM_MM2S, 0);
+}
+
+/* With sim->lock held: S2MM took @n more bytes off the stream. */
+static void dmak_sim_popped(struct dmak_sim *sim, size_t n)
+{
+	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
+
+	sim->stream.out += n;
+	c->pos += n;
+	c->left -= n;
+	c->moved += n;
+	dmak_sim_s2mm_check_end(sim);
+}
+
 /* One MM2S step: memory to FIFO. Returns bytes moved. */
 static size_t dmak_sim_mm2s_step(struct dmak_sim *sim)
 {
@@ -259,38 +309,10 @@ static size_t dmak_sim_mm2s_step(struct dmak_sim *sim)
 	dmak_sim_throttle(sim, n);
 
 	spin_lock_irq(&sim->lock);
-	if (c->busy && !sim->resetting) {
-		st->in += n;
-		c->pos += n;
-		c->left -= n;
-		c->moved += n;
-		if (!c->left) {
-			if (!test_and_clear_bit(SIM_FAULT_NO_TLAST, &c->faults))
-				st->ends[(st->first + st->nends++) %
-					 DMAK_SIM_ENDS] = st->in;
-			dmak_sim_end(sim, SIM_MM2S, 0);
-		}
-	}
+	if (c->busy && !sim->resetting)
+		dmak_sim_pushed(sim, n);
 	spin_unlock_irq(&sim->lock);
 	return n;
-}
-
-/* Ends an S2MM transfer that reached a packet end or overflowed. */
-static void dmak_sim_s2mm_check_end(struct dmak_sim *sim)
-{
-	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
-	struct dmak_sim_stream *st = &sim->stream;
-
-	if (st->nends && st->ends[st->first] == st->out) {
-		st->first = (st->first + 1) % DMAK_SIM_ENDS;
-		st->nends--;
-		c->length = c->moved;	/* LENGTH reads back bytes received */
-		dmak_sim_end(sim, SIM_S2MM, 0);
-	} else if (!c->left && dmak_sim_fill(st)) {
-		/* The packet goes on past LENGTH. */
-		c->length = c->moved;
-		dmak_sim_end(sim, SIM_S2MM, DMAK_SR_DMA_INT_ERR);
-	}
 }
 
 /* One S2MM step: FIFO to memory. Returns bytes moved. */
@@ -314,13 +336,8 @@ static size_t dmak_sim_s2mm_step(struct dmak_sim *sim)
 		return dmak_sim_fail(sim, SIM_S2MM);
 
 	spin_lock_irq(&sim->lock);
-	if (c->busy && !sim->resetting) {
-		st->out += n;
-		c->pos += n;
-		c->left -= n;
-		c->moved += n;
-		dmak_sim_s2mm_check_end(sim);
-	}
+	if (c->busy && !sim->resetting)
+		dmak_sim_popped(sim, n);
 	spin_unlock_irq(&sim->lock);
 	return n;
 }
@@ -366,21 +383,8 @@ static size_t dmak_sim_through_step(struct dmak_sim *sim)
 
 	spin_lock_irq(&sim->lock);
 	if (tx->busy && rx->busy && !sim->resetting) {
-		st->in += n;
-		st->out += n;
-		tx->pos += n;
-		tx->left -= n;
-		tx->moved += n;
-		rx->pos += n;
-		rx->left -= n;
-		rx->moved += n;
-		if (!tx->left) {
-			if (!test_and_clear_bit(SIM_FAULT_NO_TLAST, &tx->faults))
-				st->ends[(st->first + st->nends++) %
-					 DMAK_SIM_ENDS] = st->in;
-			dmak_sim_end(sim, SIM_MM2S, 0);
-		}
-		dmak_sim_s2mm_check_end(sim);
+		dmak_sim_pushed(sim, n);
+		dmak_sim_popped(sim, n);
 	}
 	spin_unlock_irq(&sim->lock);
 	return n ?: 1;	/* an empty step still made progress */
