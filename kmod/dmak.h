@@ -6,6 +6,7 @@
 #define _DMAK_H
 
 #include <linux/cdev.h>
+#include <linux/interrupt.h>
 #include <linux/device.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -43,29 +44,79 @@ struct dmak_result {
 };
 
 /**
- * struct dmak_req - a queued transfer
+ * struct dmak_seg - one piece of a transfer
+ * @buf: the buffer (referenced: it outlives FREE and close while queued)
+ * @dma: bus address of the piece's first byte
+ * @len: bytes
+ */
+struct dmak_seg {
+	struct dmak_buf *buf;
+	dma_addr_t dma;
+	u64 len;
+};
+
+/**
+ * struct dmak_req - a queued transfer: one stream packet
  * @node: entry in the channel's queue, then in its reap list
  * @cl: the submitter (referenced)
- * @buf: the buffer (referenced: it outlives FREE and close while queued)
  * @seq: sequence number on the channel
  * @cookie: the submitter's tag
- * @dma: bus address of the first byte
- * @len: bytes
- * @flags: DMAK_XFER_*
+ * @len: bytes of all pieces
+ * @bytes: SG: bytes the completed descriptors moved so far
+ * @flags: DMAK_XFER_* (of the last piece)
+ * @chan: DMAK_MM2S or DMAK_S2MM
+ * @ndesc: SG descriptors the transfer takes
+ * @done_desc: SG: descriptors of it completed so far
  * @started: it was given to the hardware
  * @cancel: CANCEL asked for it while it ran
+ * @nsegs: entries in @seg (more than one only with SG)
+ * @seg: the pieces, in stream order
  */
 struct dmak_req {
 	struct list_head node;
 	struct dmak_client *cl;
-	struct dmak_buf *buf;
 	u64 seq;
 	u64 cookie;
-	dma_addr_t dma;
-	u32 len;
+	u64 len;
+	u64 bytes;
 	u32 flags;
+	u32 chan;
+	u32 ndesc;
+	u32 done_desc;
 	bool started;
 	bool cancel;
+	u32 nsegs;
+	struct dmak_seg seg[];
+};
+
+/**
+ * struct dmak_ring - the SG descriptor ring of a channel
+ * @desc: the descriptors, in coherent memory, chained in a circle
+ * @dma: bus address of @desc[0]
+ * @owner: the transfer each descriptor in flight belongs to
+ * @size: descriptors in the ring
+ * @head: the oldest descriptor given to the hardware
+ * @count: descriptors given to the hardware and not yet reaped
+ * @hw_started: CURDESC was written and RS set since the last halt
+ * @resync: S2MM is halting to retire descriptors a short packet left
+ * @skip: descriptors at @head to retire once halted
+ * @threshold: DMACR.IRQThreshold to program (1..255)
+ * @delay: DMACR.IRQDelay to program (0..255)
+ * @resync_work: finishes a resync in process context
+ */
+struct dmak_ring {
+	struct dmak_desc *desc;
+	dma_addr_t dma;
+	struct dmak_req **owner;
+	u32 size;
+	u32 head;
+	u32 count;
+	bool hw_started;
+	bool resync;
+	u32 skip;
+	u32 threshold;
+	u32 delay;
+	struct work_struct resync_work;
 };
 
 /**
@@ -86,6 +137,9 @@ struct dmak_req {
  * @results: how the last DMAK_RESULTS transfers ended, by seq
  * @reap: ended transfers whose references the work item drops
  * @reap_work: drops them in process context
+ * @ring: SG descriptor ring (@ring.desc NULL in direct mode)
+ * @irqs: interrupts handled
+ * @lost: S2MM packets that landed in descriptors a resync retired
  */
 struct dmak_chan {
 	struct dmak_dev *dd;
@@ -103,6 +157,9 @@ struct dmak_chan {
 	struct dmak_result *results;
 	struct list_head reap;
 	struct work_struct reap_work;
+	struct dmak_ring ring;
+	u64 irqs;
+	u64 lost;
 };
 
 /**
@@ -202,19 +259,68 @@ struct dmak_buf {
 
 /* dmak_main.c */
 extern unsigned long dmak_buf_quota;
+extern unsigned int dmak_ring_size;
+extern unsigned int dmak_irq_threshold;
+extern unsigned int dmak_irq_delay;
 
 /* dmak_fops.c */
 extern const struct file_operations dmak_fops;
 
+static inline bool dmak_chan_present(const struct dmak_chan *ch)
+{
+	return ch->irq > 0;
+}
+
+static inline struct dmak_chan *dmak_chan_of(struct dmak_dev *dd, u32 id)
+{
+	if (id > DMAK_S2MM || !dmak_chan_present(&dd->chan[id]))
+		return NULL;
+	return &dd->chan[id];
+}
+
+static inline int dmak_chan_read(struct dmak_chan *ch, unsigned int reg,
+				 u32 *val)
+{
+	return regmap_read(ch->dd->regmap, ch->base + reg, val);
+}
+
+static inline int dmak_chan_write(struct dmak_chan *ch, unsigned int reg,
+				  u32 val)
+{
+	return regmap_write(ch->dd->regmap, ch->base + reg, val);
+}
+
+static inline bool dmak_is_sg(const struct dmak_dev *dd)
+{
+	return dd->info.flags & DMAK_INFO_SG;
+}
+
 /* dmak_chan.c */
 int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq);
+void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
+		   u64 bytes, u32 sr);
+void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr);
+void dmak_chan_end_started(struct dmak_chan *ch, u32 status);
+void dmak_chan_kick(struct dmak_chan *ch);
+u32 dmak_status_of(u32 sr);
+void dmak_req_free(struct dmak_req *req);
 void dmak_chans_shutdown(struct dmak_dev *dd);
 void dmak_chans_quiesce(struct dmak_dev *dd);
 int dmak_hw_reset(struct dmak_dev *dd);
-long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg);
 long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg);
 long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg);
 void dmak_chans_cancel_client(struct dmak_client *cl);
+
+/* dmak_submit.c */
+long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg);
+
+/* dmak_sg.c */
+int dmak_sg_init(struct dmak_dev *dd);
+void dmak_sg_fill(struct dmak_chan *ch);
+irqreturn_t dmak_sg_service(struct dmak_chan *ch);
+void dmak_sg_rebuild(struct dmak_chan *ch);
+u32 dmak_sg_cr(const struct dmak_chan *ch);
+int dmak_sg_coalesce(struct dmak_chan *ch, u32 threshold, u32 delay);
 
 /* dmak_records.c */
 void dmak_record_push(struct dmak_client *cl, const struct dmak_completion *c);

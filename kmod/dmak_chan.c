@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dmak: the channels of an AXI DMA in direct (register) mode.
+ * dmak: the channels of an AXI DMA: queues, direct (register) mode, the
+ * interrupt handler, WAIT, RESET/CANCEL/STOP/START and coalescing.
  *
  * Each channel keeps a queue of transfers. SUBMIT appends to it and starts
- * the first one if the channel is idle; the hard interrupt handler ends the
- * running transfer, records how it ended and starts the next, so a queue
+ * the first one if the channel is idle (with SG, as many as the descriptor
+ * ring holds: dmak_sg.c); the hard interrupt handler ends the transfers the
+ * hardware finished, records how they ended and starts the next, so a queue
  * runs back to back with no trip to user space. References the ended
  * transfers held are dropped by a work item, in process context.
  *
@@ -13,7 +15,6 @@
  * resets the whole core, as the IP has one reset for both channels.
  */
 #include <linux/dma-mapping.h>
-#include <linux/interrupt.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -21,28 +22,6 @@
 #include "dmak_hw.h"
 
 #define DMAK_RECHECK	HZ	/* WAIT looks at DMASR at least this often */
-
-static bool dmak_chan_present(const struct dmak_chan *ch)
-{
-	return ch->irq > 0;
-}
-
-static struct dmak_chan *dmak_chan_of(struct dmak_dev *dd, u32 id)
-{
-	if (id > DMAK_S2MM || !dmak_chan_present(&dd->chan[id]))
-		return NULL;
-	return &dd->chan[id];
-}
-
-static int dmak_chan_read(struct dmak_chan *ch, unsigned int reg, u32 *val)
-{
-	return regmap_read(ch->dd->regmap, ch->base + reg, val);
-}
-
-static int dmak_chan_write(struct dmak_chan *ch, unsigned int reg, u32 val)
-{
-	return regmap_write(ch->dd->regmap, ch->base + reg, val);
-}
 
 /* Resets the whole core through the bank of a channel that exists. */
 int dmak_hw_reset(struct dmak_dev *dd)
@@ -59,7 +38,7 @@ int dmak_hw_reset(struct dmak_dev *dd)
 					!(cr & DMAK_CR_RESET), 50, 1000000);
 }
 
-static u32 dmak_status_of(u32 sr)
+u32 dmak_status_of(u32 sr)
 {
 	if (sr & DMAK_SR_DMA_DEC_ERR)
 		return DMAK_ST_DMA_DEC_ERR;
@@ -74,17 +53,12 @@ static u32 dmak_status_of(u32 sr)
 	return DMAK_ST_SG_INT_ERR;
 }
 
-static bool dmak_req_cached(const struct dmak_req *req)
-{
-	return (req->buf->flags & DMAK_BUF_CACHED) &&
-	       !(req->flags & DMAK_XFER_NO_SYNC);
-}
-
 /* Ends @req: result, record, wake-ups; its references go to the reaper. */
-static void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req,
-			  u32 status, u64 bytes, u32 sr)
+void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
+		   u64 bytes, u32 sr)
 {
 	struct dmak_result *r = &ch->results[req->seq % DMAK_RESULTS];
+	struct dmak_seg *seg;
 	struct dmak_completion rec = {
 		.seq = req->seq,
 		.cookie = req->cookie,
@@ -95,9 +69,13 @@ static void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req,
 	};
 
 	lockdep_assert_held(&ch->lock);
-	if (ch->id == DMAK_S2MM && req->started && dmak_req_cached(req))
-		dma_sync_single_for_cpu(ch->dd->hw, req->dma, req->len,
-					DMA_FROM_DEVICE);
+	if (ch->id == DMAK_S2MM && req->started &&
+	    !(req->flags & DMAK_XFER_NO_SYNC))
+		for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
+			if (seg->buf->flags & DMAK_BUF_CACHED)
+				dma_sync_single_for_cpu(ch->dd->hw, seg->dma,
+							seg->len,
+							DMA_FROM_DEVICE);
 	if (r->seq < req->seq) {	/* never overwrite a newer result */
 		r->seq = req->seq;
 		r->cl = req->cl;
@@ -113,7 +91,7 @@ static void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req,
 }
 
 /* Ends every queued transfer that has not started with @status. */
-static void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr)
+void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr)
 {
 	struct dmak_req *req, *tmp;
 
@@ -122,15 +100,23 @@ static void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr)
 			dmak_chan_end(ch, req, status, 0, sr);
 }
 
-/* Gives the first queued transfer to the hardware if the channel may run. */
-static void dmak_chan_kick(struct dmak_chan *ch)
+/*
+ * Gives queued transfers to the hardware if the channel may run: with SG,
+ * as many as the ring holds; in direct mode, the first one.
+ */
+void dmak_chan_kick(struct dmak_chan *ch)
 {
 	struct dmak_dev *dd = ch->dd;
 	struct dmak_req *req;
 
 	lockdep_assert_held(&ch->lock);
-	if (ch->running || ch->stopped || ch->halting || ch->error ||
-	    READ_ONCE(dd->dead))
+	if (ch->stopped || ch->halting || ch->error || READ_ONCE(dd->dead))
+		return;
+	if (dmak_is_sg(dd)) {
+		dmak_sg_fill(ch);
+		return;
+	}
+	if (ch->running)
 		return;
 	req = list_first_entry_or_null(&ch->queue, struct dmak_req, node);
 	if (!req)
@@ -140,9 +126,10 @@ static void dmak_chan_kick(struct dmak_chan *ch)
 	ch->running = true;
 	dmak_chan_write(ch, DMAK_DMACR, DMAK_CR_RS | DMAK_CR_IOC_IRQ |
 			DMAK_CR_ERR_IRQ);
-	dmak_chan_write(ch, DMAK_ADDR, lower_32_bits(req->dma));
+	dmak_chan_write(ch, DMAK_ADDR, lower_32_bits(req->seg[0].dma));
 	if (dd->info.addr_width > 32)
-		dmak_chan_write(ch, DMAK_ADDR_MSB, upper_32_bits(req->dma));
+		dmak_chan_write(ch, DMAK_ADDR_MSB,
+				upper_32_bits(req->seg[0].dma));
 	dmak_chan_write(ch, DMAK_LENGTH, req->len);	/* starts it */
 }
 
@@ -157,11 +144,16 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 	u32 sr, bytes;
 
 	lockdep_assert_held(&ch->lock);
-	if (READ_ONCE(ch->dd->dead) || dmak_chan_read(ch, DMAK_DMASR, &sr))
+	if (READ_ONCE(ch->dd->dead))
+		return IRQ_NONE;
+	if (dmak_is_sg(ch->dd))
+		return dmak_sg_service(ch);
+	if (dmak_chan_read(ch, DMAK_DMASR, &sr))
 		return IRQ_NONE;
 	if (!(sr & DMAK_SR_ALL_IRQ))
 		return IRQ_NONE;
 	dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
+	ch->irqs++;
 	if (!ch->running)
 		return IRQ_HANDLED;
 
@@ -208,11 +200,18 @@ static void dmak_chan_reap(struct work_struct *work)
 	list_splice_init(&ch->reap, &done);
 	spin_unlock_irq(&ch->lock);
 	/* @ch may be freed by the last put below: do not touch it again. */
-	list_for_each_entry_safe(req, tmp, &done, node) {
-		dmak_buf_put(req->buf);
-		dmak_client_put(req->cl);
-		kfree(req);
-	}
+	list_for_each_entry_safe(req, tmp, &done, node)
+		dmak_req_free(req);
+}
+
+void dmak_req_free(struct dmak_req *req)
+{
+	u32 i;
+
+	for (i = 0; i < req->nsegs; i++)
+		dmak_buf_put(req->seg[i].buf);
+	dmak_client_put(req->cl);
+	kfree(req);
 }
 
 int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
@@ -239,6 +238,19 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
 	if (!ret)
 		ch->irq = irq;
 	return ret;
+}
+
+/* After a reset: the transfers the hardware held end (CANCEL's as such). */
+void dmak_chan_end_started(struct dmak_chan *ch, u32 status)
+{
+	struct dmak_req *req, *tmp;
+
+	list_for_each_entry_safe(req, tmp, &ch->queue, node) {
+		if (!req->started)
+			break;
+		dmak_chan_end(ch, req, req->cancel ? DMAK_ST_CANCELLED : status,
+			      0, 0);
+	}
 }
 
 /*
@@ -277,10 +289,9 @@ static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		spin_lock_irq(&ch->lock);
 		if (status != DMAK_ST_REMOVED)
 			dmak_chan_service(ch);
-		req = list_first_entry_or_null(&ch->queue, struct dmak_req,
-					       node);
-		if (ch->running && req->cancel)
-			needed = true;
+		list_for_each_entry(req, &ch->queue, node)
+			if (req->started && req->cancel)
+				needed = true;
 		spin_unlock_irq(&ch->lock);
 	}
 	if (needed)
@@ -296,16 +307,15 @@ static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 			spin_unlock_irq(&ch->lock);
 			continue;
 		}
-		req = list_first_entry_or_null(&ch->queue, struct dmak_req,
-					       node);
-		if (ch->running && needed)
-			dmak_chan_end(ch, req, req->cancel ?
-				      DMAK_ST_CANCELLED : status, 0, 0);
+		if (needed)
+			dmak_chan_end_started(ch, status);
 		if (!keep_queued)
 			dmak_chan_end_queued(ch, status, 0);
 		if (needed) {
 			ch->running = false;
 			ch->error = 0;
+			if (dmak_is_sg(dd))
+				dmak_sg_rebuild(ch);
 		}
 		dmak_chan_kick(ch);
 		spin_unlock_irq(&ch->lock);
@@ -325,6 +335,8 @@ void dmak_chans_quiesce(struct dmak_dev *dd)
 		if (!dmak_chan_present(&dd->chan[i]))
 			continue;
 		devm_free_irq(dd->hw, dd->chan[i].irq, &dd->chan[i]);
+		if (dd->chan[i].ring.desc)
+			cancel_work_sync(&dd->chan[i].ring.resync_work);
 		flush_work(&dd->chan[i].reap_work);
 	}
 }
@@ -367,143 +379,6 @@ void dmak_chans_cancel_client(struct dmak_client *cl)
 	for (i = 0; i < 2; i++)
 		if (dmak_chan_present(&dd->chan[i]))
 			flush_work(&dd->chan[i].reap_work);
-}
-
-/* SUBMIT */
-
-static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
-			    struct dmak_req **out)
-{
-	struct dmak_dev *dd = cl->dd;
-	u32 align = dd->info.flags & DMAK_INFO_DRE ? 1 :
-		    dd->info.data_width / 8;
-	struct dmak_buf *buf;
-	struct dmak_req *req;
-
-	/* Built with the SG engine, the IP has no direct-mode registers. */
-	if (dd->info.flags & DMAK_INFO_SG)
-		return -EOPNOTSUPP;
-	if (!dmak_chan_of(dd, x->channel) || x->reserved ||
-	    x->flags & ~DMAK_XFER_NO_SYNC || !x->length)
-		return -EINVAL;
-	if (x->length > dd->info.max_transfer)
-		return -EMSGSIZE;
-	buf = dmak_buf_get(cl, x->handle);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
-	if (x->offset >= buf->size || x->length > buf->size - x->offset ||
-	    (buf->dma + x->offset) % align) {
-		dmak_buf_put(buf);
-		return -EINVAL;
-	}
-	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
-	if (!req) {
-		dmak_buf_put(buf);
-		return -ENOMEM;
-	}
-	kref_get(&cl->ref);
-	req->cl = cl;
-	req->buf = buf;
-	req->cookie = x->cookie;
-	req->dma = buf->dma + x->offset;
-	req->len = x->length;
-	req->flags = x->flags;
-	/* Hand the range to the device now, not later with IRQs off. */
-	if (dmak_req_cached(req))
-		dma_sync_single_for_device(dd->hw, req->dma, req->len,
-					   x->channel == DMAK_MM2S ?
-					   DMA_TO_DEVICE : DMA_FROM_DEVICE);
-	*out = req;
-	return 0;
-}
-
-static void dmak_req_free(struct dmak_req *req)
-{
-	dmak_buf_put(req->buf);
-	dmak_client_put(req->cl);
-	kfree(req);
-}
-
-/* Queues a checked batch on both channels at once, in array order. */
-static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
-			struct dmak_req **reqs, u32 count)
-{
-	unsigned int first = dmak_chan_present(&dd->chan[DMAK_MM2S]) ?
-			     DMAK_MM2S : DMAK_S2MM;
-	unsigned int last = dmak_chan_present(&dd->chan[DMAK_S2MM]) ?
-			    DMAK_S2MM : DMAK_MM2S;
-	struct dmak_chan *ch;
-	unsigned long flags;
-	int ret = 0;
-	u32 i;
-
-	/* Both channel locks, MM2S first, so the batch enters at once. */
-	spin_lock_irqsave(&dd->chan[first].lock, flags);
-	if (last != first)
-		spin_lock_nested(&dd->chan[last].lock, SINGLE_DEPTH_NESTING);
-	for (i = 0; i < count && !ret; i++)
-		if (dd->chan[xfers[i].channel].error)
-			ret = -EIO;	/* halted on an error: RESET it */
-	if (READ_ONCE(dd->dead))
-		ret = -ENODEV;
-	for (i = 0; i < count && !ret; i++) {
-		ch = &dd->chan[xfers[i].channel];
-		reqs[i]->seq = ++ch->last_seq;
-		xfers[i].seq = reqs[i]->seq;
-		list_add_tail(&reqs[i]->node, &ch->queue);
-	}
-	for (i = 0; i < 2; i++) {
-		if (!dmak_chan_present(&dd->chan[i]))
-			continue;
-		if (!ret)
-			dmak_chan_kick(&dd->chan[i]);
-	}
-	if (last != first)
-		spin_unlock(&dd->chan[last].lock);
-	spin_unlock_irqrestore(&dd->chan[first].lock, flags);
-	return ret;
-}
-
-long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg)
-{
-	struct dmak_submit sub;
-	struct dmak_xfer *xfers;
-	struct dmak_req **reqs;
-	long ret = 0;
-	u32 i, n = 0;
-
-	if (copy_from_user(&sub, uarg, sizeof(sub)))
-		return -EFAULT;
-	if (!sub.count || sub.count > DMAK_SUBMIT_MAX || sub.flags)
-		return -EINVAL;
-	xfers = memdup_user(u64_to_user_ptr(sub.xfers),
-			    array_size(sub.count, sizeof(*xfers)));
-	if (IS_ERR(xfers))
-		return PTR_ERR(xfers);
-	reqs = kcalloc(sub.count, sizeof(*reqs), GFP_KERNEL);
-	if (!reqs) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (n = 0; n < sub.count && !ret; n++)
-		ret = dmak_req_prepare(cl, &xfers[n], &reqs[n]);
-	if (ret) {
-		n--;		/* reqs[n] was not made */
-		goto out;
-	}
-	ret = dmak_enqueue(cl->dd, xfers, reqs, sub.count);
-	if (ret)
-		goto out;
-	n = 0;			/* the queues own them now */
-	if (copy_to_user(u64_to_user_ptr(sub.xfers), xfers,
-			 array_size(sub.count, sizeof(*xfers))))
-		ret = -EFAULT;
-out:
-	for (i = 0; i < n; i++)
-		dmak_req_free(reqs[i]);
-	kfree(reqs);
-	kfree(xfers);
-	return ret;
 }
 
 /* WAIT */
@@ -650,8 +525,10 @@ static int dmak_chan_set_stopped(struct dmak_chan *ch, bool stop)
 		return -ENODEV;
 	}
 	ch->stopped = stop;
-	if (stop && !ch->running)
+	if (stop && !ch->running) {
 		dmak_chan_write(ch, DMAK_DMACR, 0);
+		ch->ring.hw_started = false;	/* SG: restart at CURDESC */
+	}
 	dmak_chan_kick(ch);
 	spin_unlock_irq(&ch->lock);
 	return 0;
@@ -672,6 +549,9 @@ static int dmak_chan_status(struct dmak_chan *ch, struct dmak_chan_op *op)
 	list_for_each_entry(req, &ch->queue, node)
 		op->queued++;
 	op->error = ch->error;
+	op->irq_threshold = ch->ring.threshold;
+	op->irq_delay = ch->ring.delay;
+	op->irqs = ch->irqs;
 	spin_unlock_irq(&ch->lock);
 	return 0;
 }
@@ -685,7 +565,7 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return -EFAULT;
 	ch = dmak_chan_of(cl->dd, op.channel);
-	if (!ch)
+	if (!ch || op.reserved[0] || op.reserved[1])
 		return -EINVAL;
 	switch (op.op) {
 	case DMAK_OP_STATUS:
@@ -701,6 +581,11 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	case DMAK_OP_STOP:
 	case DMAK_OP_START:
 		ret = dmak_chan_set_stopped(ch, op.op == DMAK_OP_STOP);
+		break;
+	case DMAK_OP_COALESCE:
+		if (!dmak_is_sg(cl->dd))
+			return -EOPNOTSUPP;
+		ret = dmak_sg_coalesce(ch, op.irq_threshold, op.irq_delay);
 		break;
 	default:
 		return -EINVAL;

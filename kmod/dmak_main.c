@@ -25,6 +25,21 @@ module_param_named(buf_quota, dmak_buf_quota, ulong, 0644);
 MODULE_PARM_DESC(buf_quota,
 		 "Bytes of DMA buffers one open file may hold (0: no limit)");
 
+unsigned int dmak_ring_size = 256;
+module_param_named(ring_size, dmak_ring_size, uint, 0444);
+MODULE_PARM_DESC(ring_size,
+		 "SG descriptors per channel (2-16384; a transfer must fit in one ring)");
+
+unsigned int dmak_irq_threshold = 1;
+module_param_named(irq_threshold, dmak_irq_threshold, uint, 0444);
+MODULE_PARM_DESC(irq_threshold,
+		 "SG: default interrupt threshold, completed transfers per interrupt (1-255)");
+
+unsigned int dmak_irq_delay;
+module_param_named(irq_delay, dmak_irq_delay, uint, 0444);
+MODULE_PARM_DESC(irq_delay,
+		 "SG: default interrupt delay in units of 125 SG clocks (0-255; not 0 when irq_threshold > 1)");
+
 static dev_t dmak_devt;
 static struct class *dmak_class;
 static DEFINE_IDA(dmak_minors);
@@ -50,6 +65,7 @@ DMAK_INFO_ATTR(addr_width, "%u");
 DMAK_INFO_ATTR(data_width, "%u");
 DMAK_INFO_ATTR(ring_size, "%u");
 DMAK_INFO_ATTR(max_transfer, "%llu");
+DMAK_INFO_ATTR(desc_max, "%llu");
 
 static ssize_t features_show(struct device *dev,
 			     struct device_attribute *attr, char *buf)
@@ -81,6 +97,7 @@ static struct attribute *dmak_attrs[] = {
 	&dev_attr_data_width.attr,
 	&dev_attr_ring_size.attr,
 	&dev_attr_max_transfer.attr,
+	&dev_attr_desc_max.attr,
 	&dev_attr_features.attr,
 	&dev_attr_buffers.attr,
 	NULL
@@ -291,6 +308,8 @@ static int dmak_probe(struct platform_device *pdev)
 
 		ret = dma_set_mask_and_coherent(hw, mask);
 	}
+	if (!ret)
+		ret = dmak_sg_init(dd);
 	if (ret)
 		goto err_free;
 
@@ -387,6 +406,13 @@ static struct platform_driver dmak_driver = {
 static int __init dmak_init(void)
 {
 	int ret;
+
+	if (dmak_ring_size < 2 || dmak_ring_size > 16384 ||
+	    !dmak_irq_threshold || dmak_irq_threshold > 255 ||
+	    dmak_irq_delay > 255 || (dmak_irq_threshold > 1 && !dmak_irq_delay)) {
+		pr_err(DMAK_NAME ": ring_size 2-16384, irq_threshold 1-255, irq_delay 0-255 and not 0 when irq_threshold > 1\n");
+		return -EINVAL;
+	}
 
 	ret = alloc_chrdev_region(&dmak_devt, 0, DMAK_MAX_DEVICES, DMAK_NAME);
 	if (ret)

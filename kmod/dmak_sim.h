@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * dmak_sim: the simulated AXI DMA IP, shared between its register file
- * (dmak_sim_main.c) and its data engine (dmak_sim_engine.c).
+ * (dmak_sim_main.c), its data engine (dmak_sim_engine.c) and its
+ * scatter-gather engine (dmak_sim_sg.c).
  */
 #ifndef _DMAK_SIM_H
 #define _DMAK_SIM_H
 
 #include <linux/debugfs.h>
 #include <linux/irqdomain.h>
+#include <linux/ktime.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
@@ -15,6 +17,9 @@
 
 #define DMAK_SIM_NAME		"dmak-sim"
 #define DMAK_SIM_ENDS		1024	/* packet ends the stream FIFO tracks */
+#define DMAK_SIM_SG_CLOCK_HZ	100000000	/* m_axi_sg_aclk */
+/* One IRQDelay unit: 125 SG clocks (1250 ns at 100 MHz). */
+#define DMAK_SIM_DELAY_UNIT_NS	(125ULL * NSEC_PER_SEC / DMAK_SIM_SG_CLOCK_HZ)
 
 enum { SIM_MM2S, SIM_S2MM, SIM_NCHANS };
 
@@ -26,7 +31,26 @@ enum dmak_sim_fault {
 	SIM_FAULT_NO_TLAST,	/* MM2S: the next packet never ends */
 	SIM_FAULT_LOST_IRQ,	/* the next interrupt is not raised */
 	SIM_FAULT_STALL,	/* the channel stops moving data until reset */
+	SIM_FAULT_SG_DEC_ERR,	/* SGDecErr on the next descriptor fetch */
+	SIM_FAULT_SG_SLV_ERR,	/* SGSlvErr on the next descriptor fetch */
+	SIM_FAULT_SG_INT_ERR,	/* SGIntErr on the next descriptor fetch */
 	SIM_NFAULTS
+};
+
+/* Where an SG channel stands; after a reset it is halted. */
+enum dmak_sim_sg_state {
+	SIM_SG_HALTED,		/* DMASR.Halted: CURDESC takes writes */
+	SIM_SG_IDLE,		/* running, waits for a TAILDESC write */
+	SIM_SG_FETCH,		/* the engine fetches the next descriptor */
+	SIM_SG_DESC,		/* a descriptor moves data */
+	SIM_SG_WRITEBACK,	/* the engine writes its STATUS back */
+};
+
+/* Which descriptor an SG fetch reads. */
+enum dmak_sim_sg_from {
+	SIM_SG_AT_CUR,		/* the one at CURDESC (after reset or halt) */
+	SIM_SG_NEXT_OF_CUR,	/* NXTDESC of the one at CURDESC (idle) */
+	SIM_SG_NEXT,		/* the NXTDESC the last fetch read */
 };
 
 /**
@@ -45,6 +69,20 @@ enum dmak_sim_fault {
  * @left: bytes the running transfer may still move
  * @moved: bytes it moved so far
  * @faults: pending SIM_FAULT_* bits
+ * @sg_state: SG mode: where the channel stands (enum dmak_sim_sg_state)
+ * @sg_from: SG mode: what the next fetch reads (enum dmak_sim_sg_from)
+ * @sg_gen: SG mode: bumped on each halt; a fetch that spans one is dropped
+ * @sg_tail: SG mode: TAILDESC was written while the channel could not start
+ * @sg_halting: SG mode: RS was cleared; halt once the descriptor completes
+ * @sg_next: SG mode: NXTDESC of the current descriptor
+ * @sg_ctrl: SG mode: CONTROL of the current descriptor
+ * @sg_status: SG mode: STATUS to write back into the current descriptor
+ * @sg_err: SG mode: DMASR error bits to raise once STATUS is written back
+ * @sg_ioc: SG mode: the current descriptor's completion is an IOC event
+ * @sg_sof: SG mode, S2MM: the next stream byte starts a packet
+ * @sg_rxsof: SG mode, S2MM: the current descriptor took a packet's first byte
+ * @sg_dly_armed: SG mode: IOC events wait for the delay timer
+ * @sg_dly_at: SG mode: when the delay timer expires
  */
 struct dmak_sim_chan {
 	u32 dmacr;
@@ -61,6 +99,20 @@ struct dmak_sim_chan {
 	u32 left;
 	u32 moved;
 	unsigned long faults;
+	u8 sg_state;
+	u8 sg_from;
+	u32 sg_gen;
+	bool sg_tail;
+	bool sg_halting;
+	u64 sg_next;
+	u32 sg_ctrl;
+	u32 sg_status;
+	u32 sg_err;
+	bool sg_ioc;
+	bool sg_sof;
+	bool sg_rxsof;
+	bool sg_dly_armed;
+	ktime_t sg_dly_at;
 };
 
 /**
@@ -88,6 +140,8 @@ struct dmak_sim_stream {
  * @dev: the simulator's platform device
  * @id: instance number
  * @lock: guards registers and channel state; taken from any context
+ * @sg: the scatter-gather engine is included (no direct mode then)
+ * @addr_width: address width in bits; MSB registers exist above 32
  * @chan: the MM2S and S2MM channels
  * @sg_ctl: SG_CTL register
  * @resetting: a reset is pending; DMACR.Reset reads 1 until the engine has
@@ -108,7 +162,9 @@ struct dmak_sim_stream {
 struct dmak_sim {
 	struct device *dev;
 	int id;
-	spinlock_t lock;
+	spinlock_t lock;	/* registers and channel state */
+	bool sg;
+	unsigned int addr_width;
 	struct dmak_sim_chan chan[SIM_NCHANS];
 	u32 sg_ctl;
 	bool resetting;
@@ -126,8 +182,15 @@ struct dmak_sim {
 	struct dentry *debugfs;
 };
 
-extern unsigned int dmak_sim_addr_width;
-extern bool dmak_sim_sg;
+/* An address register pair (LSB, MSB); the MSB counts above 32 bits. */
+static inline u64 dmak_sim_addr(const struct dmak_sim *sim, const u32 *reg)
+{
+	u64 addr = reg[0];
+
+	if (sim->addr_width > 32)
+		addr |= (u64)reg[1] << 32;
+	return addr;
+}
 
 /* dmak_sim_main.c */
 void dmak_sim_reset_regs(struct dmak_sim *sim);
@@ -136,6 +199,20 @@ void dmak_sim_reset_regs(struct dmak_sim *sim);
 int dmak_sim_engine_start(struct dmak_sim *sim);
 void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level);
 u32 dmak_sim_irq_level(const struct dmak_sim_chan *c);
+void dmak_sim_inject(struct dmak_sim *sim, int ch);
+bool dmak_sim_is_ram(u64 addr, u32 len);
 extern const char * const dmak_sim_fault_names[SIM_NFAULTS];
+
+/* dmak_sim_sg.c */
+void dmak_sim_sg_reset_chan(struct dmak_sim_chan *c);
+void dmak_sim_sg_write_cr(struct dmak_sim *sim, int ch, u32 old_cr);
+void dmak_sim_sg_write_tail(struct dmak_sim *sim, int ch);
+void dmak_sim_sg_sent(struct dmak_sim *sim);
+void dmak_sim_sg_received(struct dmak_sim *sim, bool eop);
+void dmak_sim_sg_fail(struct dmak_sim *sim, int ch, u32 sr_bits);
+bool dmak_sim_sg_poll(struct dmak_sim *sim);
+ktime_t dmak_sim_sg_wake_at(struct dmak_sim *sim);
+void dmak_sim_sg_writeback_step(struct dmak_sim *sim);
+void dmak_sim_sg_fetch_step(struct dmak_sim *sim);
 
 #endif /* _DMAK_SIM_H */

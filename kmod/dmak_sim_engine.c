@@ -6,9 +6,11 @@
  * MM2S transfer reads memory into an AXI-Stream FIFO and ends its packet
  * (TLAST) with its last byte; an S2MM transfer writes stream bytes to
  * memory until the end of a packet, or fails with DMAIntErr when the packet
- * is longer than its LENGTH. The thread alone touches the FIFO and the
- * memory of transfers, and it performs resets, so DMACR.Reset clears only
- * once no memory access is in flight, as on the hardware.
+ * is longer than its LENGTH. In SG mode the same steps move the data of
+ * descriptors, which dmak_sim_sg.c fetches and writes back. The thread alone
+ * touches the FIFO and the memory of transfers and descriptors, and it
+ * performs resets, so DMACR.Reset clears only once no memory access is in
+ * flight, as on the hardware.
  */
 #include <linux/hrtimer.h>
 #include <linux/io.h>
@@ -32,6 +34,9 @@ const char * const dmak_sim_fault_names[SIM_NFAULTS] = {
 	[SIM_FAULT_NO_TLAST] = "no-tlast",
 	[SIM_FAULT_LOST_IRQ] = "lost-irq",
 	[SIM_FAULT_STALL] = "stall",
+	[SIM_FAULT_SG_DEC_ERR] = "sg-decerr",
+	[SIM_FAULT_SG_SLV_ERR] = "sg-slverr",
+	[SIM_FAULT_SG_INT_ERR] = "sg-interr",
 };
 
 /* interrupts: the line is the AND of DMASR and DMACR bits 12..14 */
@@ -75,6 +80,11 @@ static void dmak_sim_end(struct dmak_sim *sim, int ch, u32 sr_bits)
 	struct dmak_sim_chan *c = &sim->chan[ch];
 	u32 level = dmak_sim_irq_level(c);
 
+	if (sim->sg) {
+		/* SG ends here only on errors: STATUS first, then the halt. */
+		dmak_sim_sg_fail(sim, ch, sr_bits);
+		return;
+	}
 	c->busy = false;
 	if (sr_bits & DMAK_SR_ERRORS) {
 		/* An error halts the channel until reset. */
@@ -87,27 +97,19 @@ static void dmak_sim_end(struct dmak_sim *sim, int ch, u32 sr_bits)
 	dmak_sim_irq_update(sim, ch, level);
 }
 
-static bool dmak_sim_is_ram(u64 addr, u32 len)
+bool dmak_sim_is_ram(u64 addr, u32 len)
 {
 	return region_intersects(addr, len, IORESOURCE_SYSTEM_RAM,
 				 IORES_DESC_NONE) == REGION_INTERSECTS;
 }
 
-/* Picks up a transfer that a LENGTH write requested. */
-static void dmak_sim_begin(struct dmak_sim *sim, int ch)
+/*
+ * With sim->lock held: the armed one-shot faults hit the transfer (direct
+ * mode) or descriptor (SG mode) that the channel just began.
+ */
+void dmak_sim_inject(struct dmak_sim *sim, int ch)
 {
 	struct dmak_sim_chan *c = &sim->chan[ch];
-	u64 addr = c->addr[0];
-
-	c->start = false;
-	if (dmak_sim_addr_width > 32)
-		addr |= (u64)c->addr[1] << 32;
-	c->pos = addr;
-	c->left = c->length;
-	c->moved = 0;
-	c->busy = true;
-	c->checked = false;	/* the engine checks the range, unlocked */
-	c->dmasr &= ~DMAK_SR_IDLE;
 
 	if (test_and_clear_bit(SIM_FAULT_DEC_ERR, &c->faults))
 		dmak_sim_end(sim, ch, DMAK_SR_DMA_DEC_ERR);
@@ -119,10 +121,26 @@ static void dmak_sim_begin(struct dmak_sim *sim, int ch)
 		c->stalled = true;
 }
 
+/* Picks up a transfer that a LENGTH write requested. */
+static void dmak_sim_begin(struct dmak_sim *sim, int ch)
+{
+	struct dmak_sim_chan *c = &sim->chan[ch];
+
+	c->start = false;
+	c->pos = dmak_sim_addr(sim, c->addr);
+	c->left = c->length;
+	c->moved = 0;
+	c->busy = true;
+	c->checked = false;	/* the engine checks the range, unlocked */
+	c->dmasr &= ~DMAK_SR_IDLE;
+	dmak_sim_inject(sim, ch);
+}
+
+/* An SG channel told to halt still completes its descriptor. */
 static bool dmak_sim_running(const struct dmak_sim_chan *c)
 {
 	return c->busy && c->checked && !c->stalled &&
-	       (c->dmacr & DMAK_CR_RS);
+	       ((c->dmacr & DMAK_CR_RS) || c->sg_halting);
 }
 
 /*
@@ -235,15 +253,23 @@ static size_t dmak_sim_fail(struct dmak_sim *sim, int ch)
 	return 0;
 }
 
-/* Ends an S2MM transfer that reached a packet end or overflowed. */
+/*
+ * Ends an S2MM transfer that reached a packet end or overflowed; in SG mode
+ * the descriptor decides.
+ */
 static void dmak_sim_s2mm_check_end(struct dmak_sim *sim)
 {
 	struct dmak_sim_chan *c = &sim->chan[SIM_S2MM];
 	struct dmak_sim_stream *st = &sim->stream;
+	bool eop = st->nends && st->ends[st->first] == st->out;
 
-	if (st->nends && st->ends[st->first] == st->out) {
+	if (eop) {
 		st->first = (st->first + 1) % DMAK_SIM_ENDS;
 		st->nends--;
+	}
+	if (sim->sg) {
+		dmak_sim_sg_received(sim, eop);
+	} else if (eop) {
 		c->length = c->moved;	/* LENGTH reads back bytes received */
 		dmak_sim_end(sim, SIM_S2MM, 0);
 	} else if (!c->left && dmak_sim_fill(st)) {
@@ -255,7 +281,8 @@ static void dmak_sim_s2mm_check_end(struct dmak_sim *sim)
 
 /*
  * With sim->lock held: MM2S put @n more bytes on the stream; its last byte
- * ends the packet (TLAST) unless that was to be left out.
+ * ends the packet (TLAST) unless that was to be left out. In SG mode only
+ * the last byte of a TXEOF descriptor does.
  */
 static void dmak_sim_pushed(struct dmak_sim *sim, size_t n)
 {
@@ -268,9 +295,13 @@ static void dmak_sim_pushed(struct dmak_sim *sim, size_t n)
 	c->moved += n;
 	if (c->left)
 		return;
-	if (!test_and_clear_bit(SIM_FAULT_NO_TLAST, &c->faults))
+	if ((!sim->sg || (c->sg_ctrl & DMAK_DESC_CTRL_TXEOF)) &&
+	    !test_and_clear_bit(SIM_FAULT_NO_TLAST, &c->faults))
 		st->ends[(st->first + st->nends++) % DMAK_SIM_ENDS] = st->in;
-	dmak_sim_end(sim, SIM_MM2S, 0);
+	if (sim->sg)
+		dmak_sim_sg_sent(sim);
+	else
+		dmak_sim_end(sim, SIM_MM2S, 0);
 }
 
 /* With sim->lock held: S2MM took @n more bytes off the stream. */
@@ -419,7 +450,9 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 		if (sim->chan[ch].start && !sim->chan[ch].busy &&
 		    (sim->chan[ch].dmacr & DMAK_CR_RS))
 			dmak_sim_begin(sim, ch);
-	work = sim->resetting || sim->irq_pending ||
+	/* SG: expires delay timers; descriptors to fetch or write back */
+	work = sim->sg && dmak_sim_sg_poll(sim);
+	work = work || sim->resetting || sim->irq_pending ||
 	       (tx->busy && !tx->checked) || (rx->busy && !rx->checked) ||
 	       (dmak_sim_running(tx) &&
 		dmak_sim_fill(st) < min_t(u64, READ_ONCE(sim->fifo_depth),
@@ -433,18 +466,45 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 	return work;
 }
 
+/*
+ * Waits for work, or until an SG delay timer runs out (at most IRQDelay
+ * 255, some 319 us). Only this thread arms delay timers, so none comes up
+ * while it sleeps.
+ */
+static void dmak_sim_wait(struct dmak_sim *sim)
+{
+	ktime_t at = sim->sg ? dmak_sim_sg_wake_at(sim) : KTIME_MAX;
+
+	if (at == KTIME_MAX)
+		wait_event_idle(sim->kick, dmak_sim_has_work(sim) ||
+				kthread_should_stop());
+	else
+		wait_event_hrtimeout(sim->kick, dmak_sim_has_work(sim) ||
+				     kthread_should_stop(),
+				     ktime_sub(at, ktime_get()));
+}
+
 static int dmak_sim_engine(void *data)
 {
 	struct dmak_sim *sim = data;
 
 	while (!kthread_should_stop()) {
-		wait_event_idle(sim->kick, dmak_sim_has_work(sim) ||
-				kthread_should_stop());
+		dmak_sim_wait(sim);
 		if (READ_ONCE(sim->resetting)) {
 			dmak_sim_engine_reset(sim);
 			continue;
 		}
 		dmak_sim_irq_raise(sim);
+		if (sim->sg) {
+			/*
+			 * The handler runs between a descriptor's retirement
+			 * and the next fetch: an RS=0 it writes stops the
+			 * channel before it reads the next descriptor.
+			 */
+			dmak_sim_sg_writeback_step(sim);
+			dmak_sim_irq_raise(sim);
+			dmak_sim_sg_fetch_step(sim);
+		}
 		dmak_sim_check_ranges(sim);
 		if (!dmak_sim_through_step(sim)) {
 			dmak_sim_mm2s_step(sim);

@@ -37,17 +37,22 @@ static unsigned int instances = 1;
 module_param(instances, uint, 0444);
 MODULE_PARM_DESC(instances, "Number of simulated AXI DMA IPs (1-16)");
 
-bool dmak_sim_sg;
-module_param_named(sg, dmak_sim_sg, bool, 0444);
-MODULE_PARM_DESC(sg, "Include the scatter-gather engine (DMASR.SGIncld)");
+static bool sim_sg[DMAK_SIM_MAX];
+static unsigned int n_sim_sg;
+module_param_array_named(sg, sim_sg, bool, &n_sim_sg, 0444);
+MODULE_PARM_DESC(sg,
+		 "Per instance: include the scatter-gather engine, e.g. sg=0,1 (later instances take the last value; default 0)");
 
 static unsigned int length_width = 26;
 module_param(length_width, uint, 0444);
 MODULE_PARM_DESC(length_width, "Width of the length register in bits (8-26)");
 
-unsigned int dmak_sim_addr_width = 32;
-module_param_named(addr_width, dmak_sim_addr_width, uint, 0444);
-MODULE_PARM_DESC(addr_width, "Address width in bits (32-64)");
+static unsigned int sim_addr_width[DMAK_SIM_MAX];
+static unsigned int n_sim_addr_width;
+module_param_array_named(addr_width, sim_addr_width, uint, &n_sim_addr_width,
+			 0444);
+MODULE_PARM_DESC(addr_width,
+		 "Per instance: address width in bits, 32-64 (later instances take the last value; default 32)");
 
 static unsigned int data_width = 32;
 module_param(data_width, uint, 0444);
@@ -70,6 +75,18 @@ MODULE_PARM_DESC(fifo_depth,
 static struct platform_device *dmak_sim_pdevs[DMAK_SIM_MAX];
 static struct dentry *dmak_sim_debugfs;
 
+/* Per-instance parameters: an instance past the values given takes the last. */
+static bool dmak_sim_sg_of(unsigned int id)
+{
+	return n_sim_sg ? sim_sg[min(id, n_sim_sg - 1)] : false;
+}
+
+static unsigned int dmak_sim_addr_width_of(unsigned int id)
+{
+	return n_sim_addr_width ?
+	       sim_addr_width[min(id, n_sim_addr_width - 1)] : 32;
+}
+
 /* register model */
 
 #define SIM_CR_WRITABLE	(DMAK_CR_RS | DMAK_CR_KEYHOLE | DMAK_CR_CYCLIC | \
@@ -88,8 +105,11 @@ void dmak_sim_reset_regs(struct dmak_sim *sim)
 		memset(c, 0, sizeof(*c));
 		c->faults = faults;
 		c->dmacr = DMAK_CR_RESET_VALUE;
-		c->dmasr = DMAK_SR_HALTED |
-			   (dmak_sim_sg ? DMAK_SR_SG_INCLD : 0);
+		c->dmasr = DMAK_SR_HALTED;
+		if (sim->sg) {
+			c->dmasr |= DMAK_SR_SG_INCLD;
+			dmak_sim_sg_reset_chan(c);
+		}
 	}
 	sim->sg_ctl = 0;
 }
@@ -98,6 +118,7 @@ static void dmak_sim_write_cr(struct dmak_sim *sim, int ch, u32 val)
 {
 	struct dmak_sim_chan *c = &sim->chan[ch];
 	u32 level = dmak_sim_irq_level(c);
+	u32 old = c->dmacr;
 
 	if (val & DMAK_CR_RESET) {
 		/* The engine resets the core once it has quiesced. */
@@ -107,7 +128,9 @@ static void dmak_sim_write_cr(struct dmak_sim *sim, int ch, u32 val)
 	}
 	c->dmacr = (val & SIM_CR_WRITABLE) |
 		   (DMAK_CR_RESET_VALUE & ~SIM_CR_WRITABLE);
-	if (val & DMAK_CR_RS) {
+	if (sim->sg) {
+		dmak_sim_sg_write_cr(sim, ch, old);
+	} else if (val & DMAK_CR_RS) {
 		c->dmasr &= ~DMAK_SR_HALTED;
 		wake_up(&sim->kick);
 	} else if (!c->busy) {
@@ -117,9 +140,10 @@ static void dmak_sim_write_cr(struct dmak_sim *sim, int ch, u32 val)
 }
 
 /* Returns the register @off of channel @c, or NULL for a reserved offset. */
-static u32 *dmak_sim_reg(struct dmak_sim_chan *c, unsigned int off)
+static u32 *dmak_sim_reg(const struct dmak_sim *sim, struct dmak_sim_chan *c,
+			 unsigned int off)
 {
-	bool msb = dmak_sim_addr_width > 32;
+	bool msb = sim->addr_width > 32;
 
 	switch (off) {
 	case DMAK_DMACR:
@@ -167,7 +191,7 @@ static int dmak_sim_reg_read(void *ctx, unsigned int reg, unsigned int *val)
 		*val = sim->sg_ctl;
 	} else {
 		ch = dmak_sim_bank(reg, &off);
-		r = dmak_sim_reg(&sim->chan[ch], off);
+		r = dmak_sim_reg(sim, &sim->chan[ch], off);
 		*val = r ? *r : 0;
 		if (off == DMAK_DMACR && sim->resetting)
 			*val |= DMAK_CR_RESET;
@@ -204,13 +228,28 @@ static int dmak_sim_reg_write(void *ctx, unsigned int reg, unsigned int val)
 		c->length = val & (BIT(length_width) - 1);
 		/* Built with SG, the IP has no direct mode: LENGTH is inert. */
 		if (c->length && (c->dmacr & DMAK_CR_RS) && !c->busy &&
-		    !dmak_sim_sg) {
+		    !sim->sg) {
 			c->start = true;
 			wake_up(&sim->kick);
 		}
 		break;
+	case DMAK_CURDESC:
+	case DMAK_CURDESC_MSB:
+		/* SG: CURDESC takes writes only while the channel is halted. */
+		if (sim->sg && !(c->dmasr & DMAK_SR_HALTED))
+			break;
+		r = dmak_sim_reg(sim, c, off);
+		if (r)
+			*r = val;
+		break;
+	case DMAK_TAILDESC:
+		/* SG: writing TAILDESC starts or continues the chain. */
+		c->taildesc[0] = val;
+		if (sim->sg)
+			dmak_sim_sg_write_tail(sim, ch);
+		break;
 	default:
-		r = dmak_sim_reg(c, off);
+		r = dmak_sim_reg(sim, c, off);
 		if (r)
 			*r = val;
 		break;
@@ -390,7 +429,7 @@ static void dmak_sim_child_remove(void *data)
 
 static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 {
-	struct property_entry props[6] = { };
+	struct property_entry props[7] = { };
 	struct resource res[SIM_NCHANS];
 	struct platform_device_info info = {
 		.parent = sim->dev,
@@ -399,7 +438,7 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		.res = res,
 		.num_res = SIM_NCHANS,
 		.properties = props,
-		.dma_mask = DMA_BIT_MASK(dmak_sim_addr_width),
+		.dma_mask = DMA_BIT_MASK(sim->addr_width),
 	};
 	unsigned int virq;
 	int i, n = 0;
@@ -412,10 +451,12 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		res[i] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
 			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
 	}
-	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", dmak_sim_addr_width);
+	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", sim->addr_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width", length_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", data_width);
-	if (dmak_sim_sg)
+	props[n++] = PROPERTY_ENTRY_U32("pydmak,sg-clock-hz",
+					DMAK_SIM_SG_CLOCK_HZ);
+	if (sim->sg)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-sg");
 	if (dre)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-dre");
@@ -439,6 +480,8 @@ static int dmak_sim_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	sim->dev = dev;
 	sim->id = pdev->id;
+	sim->sg = dmak_sim_sg_of(pdev->id);
+	sim->addr_width = dmak_sim_addr_width_of(pdev->id);
 	spin_lock_init(&sim->lock);
 	init_waitqueue_head(&sim->kick);
 	dmak_sim_reset_regs(sim);
@@ -477,14 +520,21 @@ static void dmak_sim_unregister_all(void)
 
 static int dmak_sim_check_params(void)
 {
+	unsigned int i;
+
+	for (i = 0; i < n_sim_addr_width; i++) {
+		if (sim_addr_width[i] < 32 || sim_addr_width[i] > 64) {
+			pr_err(DMAK_SIM_NAME ": addr_width values 32-64\n");
+			return -EINVAL;
+		}
+	}
 	if (!instances || instances > DMAK_SIM_MAX ||
 	    length_width < DMAK_LENGTH_WIDTH_MIN ||
 	    length_width > DMAK_LENGTH_WIDTH_MAX ||
-	    dmak_sim_addr_width < 32 || dmak_sim_addr_width > 64 ||
 	    !fifo_depth || fifo_depth > DMAK_SIM_FIFO_MAX ||
 	    data_width < 8 || data_width > 1024 ||
 	    !is_power_of_2(data_width)) {
-		pr_err(DMAK_SIM_NAME ": instances 1-16, length_width 8-26, addr_width 32-64, data_width a power of 2 in 8-1024, fifo_depth up to 4 MiB\n");
+		pr_err(DMAK_SIM_NAME ": instances 1-16, length_width 8-26, data_width a power of 2 in 8-1024, fifo_depth up to 4 MiB\n");
 		return -EINVAL;
 	}
 	return 0;

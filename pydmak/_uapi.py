@@ -7,7 +7,7 @@ compares sizes, field offsets and ioctl numbers with this module.
 
 import ctypes
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 # dmak_info.flags
 INFO_MM2S = 1 << 0
@@ -64,7 +64,10 @@ class dmak_info(ctypes.Structure):
         ("max_transfer", ctypes.c_uint64),
         ("buf_quota", ctypes.c_uint64),
         ("buf_used", ctypes.c_uint64),
-        ("reserved", ctypes.c_uint64 * 4),
+        ("desc_max", ctypes.c_uint64),
+        ("delay_unit_ns", ctypes.c_uint32),
+        ("reserved0", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint64 * 2),
     ]
 
 
@@ -100,6 +103,7 @@ S2MM = 1
 
 # dmak_xfer.flags
 XFER_NO_SYNC = 1 << 0
+XFER_MORE = 1 << 1      # SG: the next entry continues this transfer (gather)
 
 SUBMIT_MAX = 256
 
@@ -125,6 +129,7 @@ OP_RESET = 1
 OP_CANCEL = 2
 OP_STOP = 3
 OP_START = 4
+OP_COALESCE = 5
 
 # dmak_completion.flags
 COMPL_OVERFLOW = 1 << 0
@@ -172,6 +177,10 @@ class dmak_chan_op(ctypes.Structure):
         ("dmasr", ctypes.c_uint32),
         ("queued", ctypes.c_uint32),
         ("error", ctypes.c_uint32),
+        ("irq_threshold", ctypes.c_uint32),
+        ("irq_delay", ctypes.c_uint32),
+        ("irqs", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 2),
     ]
 
 

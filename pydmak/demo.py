@@ -28,6 +28,9 @@ def _describe(dev: pydmak.Device) -> None:
           f" ({'scatter-gather' if info.sg else 'direct'} mode)")
     print(f"  length reg    {info.length_width} bits "
           f"(max {info.max_transfer} bytes per transfer)")
+    if info.sg:
+        print(f"  SG ring       {info.ring_size} descriptors per channel "
+              f"of up to {info.desc_max} bytes")
     print(f"  address       {info.addr_width} bits, data "
           f"{info.data_width} bits, alignment {info.alignment} B")
     print(f"  buffer quota  {info.buf_quota >> 20} MiB per open file")

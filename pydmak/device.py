@@ -1,4 +1,10 @@
-"""The dmak char device: discovery, INFO, and the buffer ioctls."""
+"""The dmak char device: discovery, INFO, and the buffer ioctls.
+
+``Device`` wraps one open ``/dev/dmakN``; ``Device.info`` says what the IP
+instance offers (channels, scatter-gather and its ring, widths, limits,
+quota). Errors of the driver become :class:`~pydmak.DmakError` with a text
+that says what was wrong and, where there is one, the fix.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +53,18 @@ def _resolve(path_or_index: Union[str, int, None]) -> str:
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """What one AXI DMA instance offers (``DMAK_IOC_INFO``)."""
+    """What one AXI DMA instance offers (``DMAK_IOC_INFO``).
+
+    ``mm2s``/``s2mm``: the channels present; ``sg``: built with the
+    scatter-gather engine (the driver then keeps a ring of ``ring_size``
+    descriptors per channel, each carrying up to ``desc_max`` bytes);
+    ``dre``: has the data realignment engine. ``max_transfer`` is the
+    largest transfer (one stream packet): ``2**length_width - 1`` bytes in
+    direct mode, ``desc_max * ring_size`` with SG. ``delay_unit_ns`` is the
+    time of one unit of SG interrupt-coalescing delay (0 without SG).
+    ``buf_quota``/``buf_used``: bytes of buffers this open file may hold
+    (0: no limit) and holds now.
+    """
 
     abi_version: int
     mm2s: bool
@@ -61,6 +78,8 @@ class DeviceInfo:
     max_transfer: int
     buf_quota: int
     buf_used: int
+    desc_max: int
+    delay_unit_ns: int
 
     @property
     def alignment(self) -> int:
@@ -98,13 +117,27 @@ _REASONS: Dict[str, Dict[int, str]] = {
         errno.EINVAL: "bytes {offset}..{end} are not inside the buffer",
     },
     "SUBMIT": {
-        errno.EOPNOTSUPP: "this AXI DMA is built with scatter-gather, "
-                          "which has no direct-mode registers; this "
-                          "driver does not drive SG mode yet",
-        errno.EMSGSIZE: "the transfer is longer than the length register "
-                        "allows",
+        errno.EOPNOTSUPP: "gathering several pieces into one packet (or "
+                          "coalescing) needs an IP built with "
+                          "scatter-gather; this one is in direct mode",
+        errno.EMSGSIZE: "the transfer is longer than one transfer may be: "
+                        "{limit}",
         errno.EACCES: "the buffer belongs to another open file",
         errno.ENOENT: "the buffer was freed",
+    },
+    "COALESCE": {
+        errno.EOPNOTSUPP: "interrupt coalescing needs an IP built with "
+                          "scatter-gather; this one is in direct mode "
+                          "(one interrupt per transfer)",
+        errno.EINVAL: "threshold {threshold} must be 1..255 and delay "
+                      "{delay} units 0..255, not 0 when the threshold is "
+                      "above 1",
+    },
+    "WAIT": {
+        errno.ENOENT: "the transfer's result is no longer kept: more than "
+                      f"{_uapi.RESULTS} later transfers ended on the "
+                      "channel; wait() sooner, or read the completion "
+                      "records",
     },
     "MMAP": {
         errno.EINVAL: "no buffer of this file is at offset {offset}, or "
@@ -197,7 +230,9 @@ class Device:
             reason = "the device was removed (its driver was unbound)"
         else:
             reason = _REASONS.get(what, {}).get(err, os.strerror(err))
-            reason = reason.format(**ctx)
+            fields = {"quota": _QuotaText(self), "limit": _LimitText(self)}
+            fields.update(ctx)
+            reason = reason.format(**fields)
         return DmakError(err, f"{self.path}: {what}: {reason}")
 
     @property
@@ -219,6 +254,8 @@ class Device:
             max_transfer=raw.max_transfer,
             buf_quota=raw.buf_quota,
             buf_used=raw.buf_used,
+            desc_max=raw.desc_max,
+            delay_unit_ns=raw.delay_unit_ns,
         )
 
     def alloc(self, size: int, cached: bool = False) -> RawBuffer:
@@ -273,6 +310,31 @@ class _QuotaText:
             return format(self._dev.info.buf_quota, spec)
         except OSError:
             return "?"
+
+
+def limit_text(info: DeviceInfo) -> str:
+    """Says how long one transfer may be on ``info``'s IP, and why."""
+    if info.sg:
+        return (f"at most {info.max_transfer} bytes ({info.desc_max} bytes "
+                f"per descriptor x {info.ring_size} descriptors in the "
+                "ring); split it, or raise the dmak module parameter "
+                "ring_size")
+    return (f"at most {info.max_transfer} bytes ({info.length_width}-bit "
+            "length register of direct mode); split it, or build the IP "
+            "with a wider xlnx,sg-length-width")
+
+
+class _LimitText:
+    """Formats the transfer limit lazily: only EMSGSIZE asks for it."""
+
+    def __init__(self, dev: Device) -> None:
+        self._dev = dev
+
+    def __format__(self, spec: str) -> str:
+        try:
+            return format(limit_text(self._dev.info), spec)
+        except OSError:
+            return "see max_transfer in the device's info"
 
 
 _default_lock = threading.Lock()

@@ -5,6 +5,18 @@ queued before any ``wait()``, and the driver starts each from the interrupt
 that ends the one before. ``wait()`` sleeps in the kernel with the GIL
 released; ``fileno()`` gives a file that is readable when a transfer of the
 channel ended, for ``selectors`` and ``asyncio``.
+
+The same calls work whether the IP is built in direct (register) mode or
+with scatter-gather (SG); ``DMA.info.sg`` says which. With SG the driver
+keeps one descriptor ring per channel in the kernel, splits a long transfer
+over several descriptors and keeps the ring full from the interrupt, and
+three things become possible:
+
+- a *gather*: ``transfer([a, (b, start, nbytes), c])`` sends (or, on S2MM,
+  scatters one received packet into) several pieces as one stream packet;
+- ``transfer_many(items)`` queues many transfers with few ioctls;
+- ``coalesce(threshold, delay_us)``: one interrupt per ``threshold``
+  transfers, or ``delay_us`` after the last one.
 """
 
 from __future__ import annotations
@@ -13,17 +25,21 @@ import asyncio
 import ctypes
 import errno
 import math
+import numbers
+import operator
 import os
 import time
 from collections import deque
-from typing import Deque, Optional, Union
+from typing import (Deque, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
+import numpy as np
 
 from . import _uapi
 from ._libc import ioctl
 from ._memory import address
 from .buffer import DMABuffer
-from .device import Device, default_device
+from .device import Device, DeviceInfo, default_device, limit_text
 from .errors import DmakError
 
 __all__ = ["DMA", "DMAChannel", "DMAError", "DMATimeoutError"]
@@ -53,6 +69,177 @@ _HW_ERRORS = {_uapi.ST_DMA_INT_ERR, _uapi.ST_DMA_SLV_ERR,
 
 _HALTED = 1 << 0
 _IDLE = 1 << 1
+
+#: The most a coalescing threshold or delay field holds (DMACR: 8 bits).
+COALESCE_MAX = 255
+
+#: One piece of a transfer: an array, a start and a byte count (0: to the
+#: end of the array).
+Piece = Tuple[np.ndarray, int, int]
+#: What ``transfer()`` takes as ``array``: an array, a piece tuple
+#: ``(array, start, nbytes)`` (start and nbytes optional), or a list of
+#: those for a gather.
+Transfer = Union[np.ndarray, tuple, Sequence]
+
+_GATHER_TYPE_TEXT = ("an array from pydmak.allocate() or a tuple "
+                     "(array, start, nbytes)")
+
+
+def _is_piece_tuple(obj) -> bool:
+    """True for ``(array,)``, ``(array, start)``, ``(array, start, nbytes)``.
+
+    A tuple of several arrays is a gather instead; ``(array,)`` means the
+    same either way.
+    """
+    return (isinstance(obj, tuple) and 1 <= len(obj) <= 3
+            and isinstance(obj[0], np.ndarray)
+            and not any(isinstance(v, (np.ndarray, list, tuple))
+                        for v in obj[1:]))
+
+
+def _as_piece(obj, where: str) -> Piece:
+    if isinstance(obj, np.ndarray):
+        return obj, 0, 0
+    if _is_piece_tuple(obj):
+        return (obj + (0, 0))[:3]
+    raise TypeError(f"{where} must be {_GATHER_TYPE_TEXT}, not "
+                    f"{type(obj).__name__}")
+
+
+def normalise_pieces(array: Transfer, start: int = 0,
+                     nbytes: int = 0) -> List[Piece]:
+    """The pieces ``(array, start, nbytes)`` of one transfer, in order.
+
+    ``array`` is an array (``start`` and ``nbytes`` apply to it), a tuple
+    ``(array, start, nbytes)`` (start and nbytes optional), or a list or
+    tuple of arrays and such tuples: a gather, sent as one packet. Only the
+    shape is checked here; the pieces' arrays, ranges and alignment are
+    checked against the device later.
+    """
+    if isinstance(array, np.ndarray):
+        return [(array, start, nbytes)]
+    if not isinstance(array, (list, tuple)):
+        raise TypeError(f"a transfer takes {_GATHER_TYPE_TEXT}, or a list "
+                        f"of those for a gather, not {type(array).__name__}")
+    if not (start == 0 and nbytes == 0):
+        raise TypeError("start and nbytes go with a single array: give each "
+                        "piece of a gather as (array, start, nbytes)")
+    if _is_piece_tuple(array):
+        return [_as_piece(array, "the piece")]
+    if not array:
+        raise ValueError("a gather needs at least one piece, not an empty "
+                         f"{type(array).__name__}")
+    return [_as_piece(p, f"piece {i} of the gather")
+            for i, p in enumerate(array)]
+
+
+def check_packet(lengths: Sequence[int], info: DeviceInfo) -> None:
+    """Checks the piece lengths of one transfer against ``info``'s limits.
+
+    Raises ``ValueError`` if a piece but the last is not a multiple of the
+    alignment an IP without DRE needs, if the total passes
+    ``info.max_transfer``, or (SG) if the pieces need more descriptors than
+    the ring holds.
+    """
+    n = len(lengths)
+    if n > _uapi.SUBMIT_MAX:
+        raise ValueError(f"a gather of {n} pieces is more than one request "
+                         f"carries: at most {_uapi.SUBMIT_MAX}")
+    align = info.alignment
+    for i, length in enumerate(lengths[:-1]):
+        if length % align:
+            raise ValueError(
+                f"piece {i} of the gather is {length} bytes: without DRE, "
+                f"every piece but the last must be a multiple of {align} "
+                "bytes long")
+    total = sum(lengths)
+    if total > info.max_transfer:
+        what = (f"{total} bytes" if n == 1
+                else f"{total} bytes (the {n} pieces together)")
+        raise ValueError(f"{what} is more than one transfer can move: "
+                         f"{limit_text(info)}")
+    if info.sg and info.desc_max and n > 1:
+        ndesc = sum(-(-length // info.desc_max) for length in lengths)
+        if ndesc > info.ring_size:
+            raise ValueError(
+                f"the {n} pieces need {ndesc} descriptors (one per "
+                f"{info.desc_max} bytes of each piece), more than the "
+                f"{info.ring_size} the ring holds: use fewer pieces, or "
+                "raise the dmak module parameter ring_size")
+
+
+def chunk_groups(groups: Iterable[Sequence], limit: int = _uapi.SUBMIT_MAX
+                 ) -> Iterator[List[Sequence]]:
+    """Packs groups of entries into runs of at most ``limit`` entries.
+
+    Keeps the order and never splits a group (the entries of one gathered
+    transfer go to the kernel in one request); each group must have 1 to
+    ``limit`` entries.
+    """
+    run: List[Sequence] = []
+    count = 0
+    for group in groups:
+        if not 1 <= len(group) <= limit:
+            raise ValueError(f"a group of {len(group)} entries does not fit "
+                             f"in a request of {limit}")
+        if count + len(group) > limit:
+            yield run
+            run, count = [], 0
+        run.append(group)
+        count += len(group)
+    if run:
+        yield run
+
+
+def delay_units(delay_us: Optional[float], unit_ns: int) -> int:
+    """Converts a coalescing delay in µs to DMACR.IRQDelay units.
+
+    Rounds to the nearest unit, and to at least 1 unit for any delay above
+    0; ``None`` or 0 is 0 (no delay). Raises ``ValueError`` for a negative
+    delay or one longer than 255 units.
+    """
+    if delay_us is None:
+        return 0
+    if isinstance(delay_us, bool) or not isinstance(delay_us, numbers.Real):
+        raise TypeError(f"delay_us must be a number of microseconds, not "
+                        f"{type(delay_us).__name__}")
+    if math.isnan(delay_us) or delay_us < 0:
+        raise ValueError(f"delay_us must not be negative, not {delay_us}")
+    if delay_us == 0:
+        return 0
+    if unit_ns <= 0:
+        raise ValueError("this IP reports no delay unit, so delay_us must "
+                         "be 0 or None")
+    limit_us = COALESCE_MAX * unit_ns / 1000
+    exact = delay_us * 1000 / unit_ns
+    if exact >= COALESCE_MAX + 0.5:     # also inf; rounds to more than 255
+        raise ValueError(
+            f"delay_us {delay_us} is too long: at most {limit_us:g} µs "
+            f"({COALESCE_MAX} units of {unit_ns} ns)")
+    return max(1, math.floor(exact + 0.5))
+
+
+def coalesce_args(threshold: int, delay_us: Optional[float],
+                  unit_ns: int) -> Tuple[int, int]:
+    """Checks ``coalesce()``'s arguments: ``(threshold, delay units)``."""
+    if isinstance(threshold, bool):
+        raise TypeError("threshold must be an int, not bool")
+    try:
+        threshold = operator.index(threshold)
+    except TypeError:
+        raise TypeError(f"threshold must be an int, not "
+                        f"{type(threshold).__name__}") from None
+    if not 1 <= threshold <= COALESCE_MAX:
+        raise ValueError(f"threshold must be 1..{COALESCE_MAX} transfers "
+                         f"per interrupt, not {threshold}")
+    units = delay_units(delay_us, unit_ns)
+    if threshold > 1 and units == 0:
+        raise ValueError(
+            f"threshold {threshold} needs a delay: without one, the last "
+            f"transfers of a burst of fewer than {threshold} would never "
+            "raise an interrupt; give delay_us (up to "
+            f"{COALESCE_MAX * unit_ns / 1000:g} µs)")
+    return threshold, units
 
 
 class DMAError(DmakError):
@@ -86,7 +273,12 @@ class DMATimeoutError(DmakError, TimeoutError):
 
 
 class DMAChannel:
-    """One direction of an AXI DMA, as PYNQ's ``_SDMAChannel``."""
+    """One direction of an AXI DMA, as PYNQ's ``_SDMAChannel``.
+
+    ``dma.sendchannel`` is MM2S (memory to stream), ``dma.recvchannel`` is
+    S2MM (stream to memory). Transfers queue in the kernel; ``wait()``
+    collects them.
+    """
 
     def __init__(self, dma: "DMA", channel: int) -> None:
         self._dma = dma
@@ -102,7 +294,12 @@ class DMAChannel:
 
     # -- queueing ---------------------------------------------------------
 
-    def _locate(self, array, start: int, nbytes: int):
+    def _locate(self, array, start: int, nbytes: int) -> Tuple[int, int, int]:
+        """Checks one piece; returns ``(handle, offset, nbytes)``.
+
+        The transfer limits are checked on the whole transfer, by
+        :func:`check_packet`.
+        """
         if not isinstance(array, DMABuffer):
             raise TypeError("transfer() takes an array from "
                             f"pydmak.allocate(), not {type(array).__name__}")
@@ -131,12 +328,6 @@ class DMAChannel:
             raise ValueError(f"start {start} + nbytes {nbytes} passes the "
                              f"array's {array.nbytes} bytes")
         info = self._dma.info
-        if nbytes > info.max_transfer:
-            raise ValueError(
-                f"{nbytes} bytes is more than one transfer can move: at most "
-                f"{info.max_transfer} ({info.length_width}-bit length "
-                "register); split it, or build the IP with a wider "
-                "xlnx,sg-length-width")
         offset = address(array) - alloc.vaddr + start
         bus_address = alloc.raw.dma_addr + offset
         if bus_address % info.alignment:
@@ -145,21 +336,80 @@ class DMAChannel:
                 f"{info.alignment} bytes, as the IP without DRE needs")
         return alloc.raw.handle, offset, nbytes
 
-    def transfer(self, array: DMABuffer, start: int = 0, nbytes: int = 0,
+    def _plan(self, array: Transfer, start: int = 0, nbytes: int = 0,
+              cookie: int = 0) -> List[_uapi.dmak_xfer]:
+        """Checks one transfer; returns its SUBMIT entries (MORE chained)."""
+        pieces = normalise_pieces(array, start, nbytes)
+        info = self._dma.info
+        if len(pieces) > 1 and not info.sg:
+            raise DmakError(
+                errno.EOPNOTSUPP,
+                f"{self._dma.device.path}: {self.name}: a gather of "
+                f"{len(pieces)} pieces into one packet needs an AXI DMA "
+                "built with scatter-gather; this one is in direct mode: "
+                "copy the pieces into one buffer, or send them as separate "
+                "packets")
+        located = [self._locate(*piece) for piece in pieces]
+        check_packet([length for _, _, length in located], info)
+        last = len(located) - 1
+        return [_uapi.dmak_xfer(channel=self._id, handle=handle,
+                                offset=offset, length=length, cookie=cookie,
+                                flags=_uapi.XFER_MORE if i < last else 0)
+                for i, (handle, offset, length) in enumerate(located)]
+
+    def transfer(self, array: Transfer, start: int = 0, nbytes: int = 0,
                  *, cookie: int = 0) -> int:
         """Queues a transfer of ``array[start:start+nbytes]`` (bytes).
 
         ``nbytes=0`` means to the end of the array. Returns the transfer's
         sequence number. The array must come from ``pydmak.allocate()`` on
         this DMA's device and be contiguous; a cached buffer is flushed (or
-        invalidated, for a receive) by the driver.
+        invalidated, for a receive) by the driver. One transfer is one
+        stream packet, up to ``dma.buffer_max_size`` bytes (with SG the
+        driver splits it over descriptors).
+
+        ``array`` may also be a list of pieces, each an array or a tuple
+        ``(array, start, nbytes)`` (start and nbytes optional): a gather,
+        sent as one packet (on S2MM, one packet scattered over the pieces
+        in order). Gathering several pieces needs an IP with scatter-gather
+        (``DmakError`` with errno ``EOPNOTSUPP`` otherwise); without DRE,
+        every piece but the last must be a multiple of
+        ``dma.info.alignment`` bytes long.
         """
-        handle, offset, nbytes = self._locate(array, start, nbytes)
-        xfer = _uapi.dmak_xfer(channel=self._id, handle=handle,
-                               offset=offset, length=nbytes, cookie=cookie)
-        self._dma._submit(self, (xfer,))
-        self._pending.append(xfer.seq)
-        return xfer.seq
+        xfers = self._plan(array, start, nbytes, cookie)
+        self._dma._submit(self, xfers)
+        self._pending.append(xfers[-1].seq)
+        return xfers[-1].seq
+
+    def transfer_many(self, items: Iterable[Transfer], *,
+                      cookie: int = 0) -> List[int]:
+        """Queues many transfers with as few requests to the kernel as can be.
+
+        Each item is what :meth:`transfer` takes as ``array``: an array, a
+        tuple ``(array, start, nbytes)``, or a list of pieces for a gather.
+        Every item is checked before any is queued; they are then queued
+        in order, up to ``DMAK_SUBMIT_MAX`` (256) entries per request.
+        Returns the transfers' sequence numbers. Should the kernel refuse a
+        later request (a channel halted meanwhile), the transfers of the
+        earlier ones stay queued and ``wait()`` collects them.
+        """
+        if isinstance(items, np.ndarray) or (_is_piece_tuple(items)
+                                             and len(items) > 1):
+            raise TypeError("transfer_many() takes a sequence of transfers; "
+                            "for a single one use transfer()")
+        groups = []
+        for i, item in enumerate(items):
+            try:
+                groups.append(self._plan(item, cookie=cookie))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {i}: {exc}") from None
+        seqs: List[int] = []
+        for run in chunk_groups(groups):
+            self._dma._submit(self, [x for group in run for x in group])
+            for group in run:
+                self._pending.append(group[-1].seq)
+                seqs.append(group[-1].seq)
+        return seqs
 
     # -- waiting ----------------------------------------------------------
 
@@ -169,7 +419,13 @@ class DMAChannel:
         ioctl(self._dma.device.fileno(), _uapi.IOC_WAIT, arg)
         return arg
 
-    def _wait_seq(self, seq: int, timeout: Optional[float]) -> int:
+    def _wait_result(self, seq: int,
+                     timeout: Optional[float]) -> _uapi.dmak_wait:
+        """Waits until transfer ``seq`` ended; returns how, whatever it is.
+
+        Retries after a signal with the time left; raises
+        ``DMATimeoutError`` when ``timeout`` seconds pass first.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if deadline is None:
@@ -178,8 +434,7 @@ class DMAChannel:
                 left = max(0.0, deadline - time.monotonic())
                 ms = min(math.ceil(left * 1000), _uapi.WAIT_FOREVER - 1)
             try:
-                arg = self._wait_once(seq, ms)
-                break
+                return self._wait_once(seq, ms)
             except OSError as exc:
                 if exc.errno == errno.EINTR:
                     continue  # a signal handler ran (and did not raise)
@@ -190,34 +445,62 @@ class DMAChannel:
                         f"{timeout} s; it stays queued: wait() again, or "
                         "cancel() or reset() the channel") from None
                 raise self._dma.device._error("WAIT", exc.errno) from None
-        if arg.status != _uapi.ST_OK:
-            raise DMAError(self.name, arg.status, arg.dmasr, arg.bytes)
-        return arg.bytes
 
     def wait(self, timeout: Optional[float] = None) -> int:
         """Waits until every queued transfer of this channel ended.
 
-        Returns the bytes the last one moved (also in ``transferred``).
-        Raises ``DMAError`` for a transfer that failed (the others are still
-        waited for) and ``DMATimeoutError`` if ``timeout`` seconds pass
-        first; ``None`` waits without limit. The GIL is released meanwhile.
+        Returns the bytes the newest one moved (also in ``transferred``).
+        Raises ``DMAError`` for the first transfer that failed (all of them
+        are collected anyway) and ``DMATimeoutError`` if ``timeout``
+        seconds pass first (the transfers stay queued); ``None`` waits
+        without limit. The GIL is released meanwhile.
+
+        One request to the kernel suffices however many are queued: the
+        channel ends its transfers in order and an error halts it, failing
+        the rest, so once the newest ended well every earlier one did too.
+        Only after a failure are they looked at one by one.
         """
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must not be negative, not {timeout}")
+        if not self._pending:
+            return self.transferred
         deadline = None if timeout is None else time.monotonic() + timeout
+        newest = self._pending[-1]
+        try:
+            last = self._wait_result(newest, timeout)
+        except DmakError as exc:
+            if exc.errno == errno.ENOENT:
+                # Ended so long ago that no result is kept, nor of the
+                # earlier ones: nothing is left to wait for.
+                self._pending.clear()
+            raise
+        if last.status == _uapi.ST_OK:
+            self._pending.clear()
+            self.transferred = last.bytes
+            return last.bytes
         failure = None
         while self._pending:
-            left = (None if deadline is None
-                    else max(0.0, deadline - time.monotonic()))
             seq = self._pending[0]
-            try:
-                self.transferred = self._wait_seq(seq, left)
-            except DMAError as exc:
-                failure = failure or exc
+            if seq == newest:
+                arg = last
+            else:
+                left = (None if deadline is None
+                        else max(0.0, deadline - time.monotonic()))
+                try:
+                    arg = self._wait_result(seq, left)
+                except DmakError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
+                    # Its result is no longer kept (DMAK_RESULTS later
+                    # transfers ended): nothing to report for it.
+                    self._pending.popleft()
+                    continue
             self._pending.popleft()
-        if failure:
-            raise failure
-        return self.transferred
+            if arg.status != _uapi.ST_OK and failure is None:
+                failure = DMAError(self.name, arg.status, arg.dmasr,
+                                   arg.bytes)
+        self.transferred = last.bytes
+        raise failure
 
     async def wait_async(self) -> int:
         """Awaits the end of every queued transfer, as ``wait()``."""
@@ -259,12 +542,15 @@ class DMAChannel:
 
     # -- state and control -------------------------------------------------
 
-    def _op(self, op: int, seq: int = 0) -> _uapi.dmak_chan_op:
-        arg = _uapi.dmak_chan_op(channel=self._id, op=op, seq=seq)
+    def _op(self, op: int, seq: int = 0, *, what: str = "CHAN_OP",
+            **fields) -> _uapi.dmak_chan_op:
+        arg = _uapi.dmak_chan_op(channel=self._id, op=op, seq=seq, **fields)
         try:
             ioctl(self._dma.device.fileno(), _uapi.IOC_CHAN_OP, arg)
         except OSError as exc:
-            raise self._dma.device._error("CHAN_OP", exc.errno) from None
+            raise self._dma.device._error(
+                what, exc.errno, threshold=arg.irq_threshold,
+                delay=arg.irq_delay) from None
         return arg
 
     @property
@@ -287,6 +573,48 @@ class DMAChannel:
     def queued(self) -> int:
         """Transfers queued or running on the channel (any submitter)."""
         return self._op(_uapi.OP_STATUS).queued
+
+    @property
+    def interrupts(self) -> int:
+        """Interrupts the channel has handled since the module loaded."""
+        return self._op(_uapi.OP_STATUS).irqs
+
+    @property
+    def coalescing(self) -> Tuple[int, float]:
+        """``(threshold, delay_us)``: the channel's interrupt coalescing.
+
+        An interrupt comes after ``threshold`` transfers ended, or
+        ``delay_us`` after the last one ended (0: no delay). Set it with
+        :meth:`coalesce`.
+        """
+        arg = self._op(_uapi.OP_STATUS)
+        return (arg.irq_threshold,
+                arg.irq_delay * self._dma.info.delay_unit_ns / 1000)
+
+    def coalesce(self, threshold: int,
+                 delay_us: Optional[float] = None) -> None:
+        """Sets interrupt coalescing (SG only): fewer interrupts per transfer.
+
+        The channel then interrupts once ``threshold`` (1..255) transfers
+        have ended, or ``delay_us`` microseconds after the last one ended
+        if fewer did. ``delay_us`` is rounded to the IP's delay unit
+        (``dma.info.delay_unit_ns``; any delay above 0 is at least one
+        unit) and may be at most 255 units; a threshold above 1 needs a
+        delay. ``coalesce(1)`` interrupts for every transfer. Applies from
+        the next interrupt on. On an IP without scatter-gather raises
+        ``DmakError`` with errno ``EOPNOTSUPP``.
+        """
+        info = self._dma.info
+        if not info.sg:
+            raise DmakError(
+                errno.EOPNOTSUPP,
+                f"{self._dma.device.path}: {self.name}: interrupt "
+                "coalescing needs an AXI DMA built with scatter-gather; "
+                "this one is in direct mode (one interrupt per transfer)")
+        threshold, units = coalesce_args(threshold, delay_us,
+                                         info.delay_unit_ns)
+        self._op(_uapi.OP_COALESCE, what="COALESCE",
+                 irq_threshold=threshold, irq_delay=units)
 
     def start(self) -> None:
         """Lets the channel run queued transfers again after ``stop()``."""
@@ -336,7 +664,10 @@ class DMA:
 
     ``device`` is a ``pydmak.Device``, a path, an index, or None for the
     device ``pydmak.allocate()`` uses by default. Buffers given to
-    ``transfer()`` must be allocated on the same device.
+    ``transfer()`` must be allocated on the same device. ``info`` says what
+    the IP offers: ``info.sg`` whether it has scatter-gather (the driver
+    then keeps a ring of ``info.ring_size`` descriptors per channel),
+    ``info.max_transfer`` the largest transfer.
     """
 
     def __init__(self, device: Union[Device, str, int, None] = None) -> None:
@@ -357,10 +688,17 @@ class DMA:
 
     @property
     def buffer_max_size(self) -> int:
-        """The most bytes one transfer may move."""
+        """The most bytes one transfer may move.
+
+        ``2**length_width - 1`` in direct mode; with scatter-gather,
+        ``info.desc_max * info.ring_size`` (the dmak module parameter
+        ``ring_size`` sets the ring).
+        """
         return self.info.max_transfer
 
-    def _submit(self, channel: Optional[DMAChannel], xfers) -> None:
+    def _submit(self, channel: Optional[DMAChannel],
+                xfers: Sequence[_uapi.dmak_xfer]) -> None:
+        """One SUBMIT of ``xfers``; writes each entry's seq back."""
         array = (_uapi.dmak_xfer * len(xfers))(*xfers)
         arg = _uapi.dmak_submit(xfers=ctypes.addressof(array),
                                 count=len(xfers))
@@ -375,23 +713,24 @@ class DMA:
         for i, xfer in enumerate(xfers):
             xfer.seq = array[i].seq
 
-    def loopback(self, src: DMABuffer, dst: DMABuffer,
+    def loopback(self, src: Transfer, dst: Transfer,
                  nbytes: int = 0) -> None:
         """Queues ``src`` on MM2S and ``dst`` on S2MM in one request.
 
         The pair enters both queues at once, so on a loopback the packet
         lands in ``dst`` even while other processes use the same DMA. Wait
-        with ``recvchannel.wait()`` (and ``sendchannel.wait()``).
+        with ``recvchannel.wait()`` (and ``sendchannel.wait()``). ``nbytes``
+        limits a single ``src`` array; ``src`` and ``dst`` may also be
+        lists of pieces, as ``transfer()`` takes (SG only).
         """
-        send = self.sendchannel._locate(src, 0, nbytes)
-        recv = self.recvchannel._locate(dst, 0, 0)
-        xfers = (_uapi.dmak_xfer(channel=_uapi.MM2S, handle=send[0],
-                                 offset=send[1], length=send[2]),
-                 _uapi.dmak_xfer(channel=_uapi.S2MM, handle=recv[0],
-                                 offset=recv[1], length=recv[2]))
-        self._submit(None, xfers)
-        self.sendchannel._pending.append(xfers[0].seq)
-        self.recvchannel._pending.append(xfers[1].seq)
+        if self.sendchannel is None or self.recvchannel is None:
+            raise ValueError(f"{self.device.path} does not have both an "
+                             "MM2S and an S2MM channel to loop")
+        send = self.sendchannel._plan(src, 0, nbytes)
+        recv = self.recvchannel._plan(dst)
+        self._submit(None, send + recv)
+        self.sendchannel._pending.append(send[-1].seq)
+        self.recvchannel._pending.append(recv[-1].seq)
 
     def close(self) -> None:
         """Closes the channel files (and the device, if this DMA opened it)."""
@@ -408,4 +747,7 @@ class DMA:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<pydmak.DMA {self.device.path}>"
+        mode = (f"sg ring_size={self.info.ring_size}" if self.info.sg
+                else "direct")
+        return (f"<pydmak.DMA {self.device.path} {mode} "
+                f"max_transfer={self.info.max_transfer}>")

@@ -109,18 +109,21 @@ def test_several_instances_and_parameters(reload_after):
             info = dev.info
             assert (info.length_width, info.addr_width, info.data_width) == \
                 (14, 64, 128)
-            assert info.max_transfer == 16383
             assert info.sg and info.dre and info.alignment == 1
-            buf = pydmak.allocate(64, device=dev)
-            buf[:] = np.arange(64) * (i + 1)
-            assert (buf == np.arange(64) * (i + 1)).all()
-            # Built with SG, the IP has no direct mode: refused, clearly.
+            # SG: a transfer is split over descriptors of 16320 bytes.
+            assert info.desc_max == 16320 and info.ring_size == 256
+            assert info.max_transfer == 16320 * 256
+            buf = pydmak.allocate(50001, "u1", device=dev)
+            dst = pydmak.allocate(50001, "u1", device=dev)
+            buf[:] = (np.arange(50001) * (i + 1)) % 256
             with pydmak.DMA(dev) as dma:
-                with pytest.raises(pydmak.DmakError,
-                                   match="scatter-gather") as exc:
-                    dma.sendchannel.transfer(buf)
-                assert exc.value.errno == errno.EOPNOTSUPP
+                dma.recvchannel.transfer(dst)
+                dma.sendchannel.transfer(buf)
+                dma.sendchannel.wait(10)
+                assert dma.recvchannel.wait(10) == 50001
+            assert np.array_equal(buf, dst)
             buf.freebuffer()
+            dst.freebuffer()
 
 
 def test_bad_simulator_parameters_are_refused(reload_after):

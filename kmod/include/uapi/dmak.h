@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define DMAK_ABI_VERSION	2
+#define DMAK_ABI_VERSION	3
 
 /* dmak_info.flags: what the IP instance has */
 #define DMAK_INFO_MM2S		(1U << 0)	/* memory-to-stream channel */
@@ -31,10 +31,16 @@
  * @data_width: stream data width in bits; without DRE, transfer addresses
  *	must be aligned to data_width / 8 bytes
  * @ring_size: scatter-gather descriptors per channel (0 without SG)
- * @max_transfer: largest byte count of one hardware transfer, that is
- *	2^length_width - 1
+ * @max_transfer: largest byte count of one transfer: 2^length_width - 1
+ *	in direct mode; with SG, @desc_max times @ring_size (a transfer is
+ *	split over descriptors, all of which must fit in the ring at once)
  * @buf_quota: bytes of buffers one open file may hold (0: no limit)
  * @buf_used: bytes of buffers this open file holds now
+ * @desc_max: SG: bytes one descriptor carries when a transfer is split,
+ *	2^length_width - 1 rounded down to a multiple of 64; 0 without SG
+ * @delay_unit_ns: SG: nanoseconds of one DMACR.IRQDelay unit (125 clocks
+ *	of the SG clock); 0 without SG
+ * @reserved0: zero
  * @reserved: zero
  */
 struct dmak_info {
@@ -47,7 +53,10 @@ struct dmak_info {
 	__u64 max_transfer;
 	__u64 buf_quota;
 	__u64 buf_used;
-	__u64 reserved[4];
+	__u64 desc_max;
+	__u32 delay_unit_ns;
+	__u32 reserved0;
+	__u64 reserved[2];
 };
 
 /*
@@ -115,6 +124,10 @@ struct dmak_sync {
 
 /* dmak_xfer.flags */
 #define DMAK_XFER_NO_SYNC	(1U << 0)	/* skip cache maintenance */
+#define DMAK_XFER_MORE		(1U << 1)	/* SG: the next entry of the
+						 * batch continues this
+						 * transfer (gather)
+						 */
 
 /**
  * struct dmak_xfer - one transfer of a SUBMIT batch
@@ -128,6 +141,13 @@ struct dmak_sync {
  * @flags: DMAK_XFER_* bits
  * @reserved: zero
  * @seq: out: the transfer's sequence number on its channel
+ *
+ * One transfer is one stream packet. With SG, a run of entries whose
+ * flags have DMAK_XFER_MORE, ended by one without it, all on the same
+ * channel, is one transfer gathered from (or scattered to) those pieces;
+ * each entry of the run gets the same @seq and the last one's @cookie is
+ * reported. Without DRE, every piece but the last must be a multiple of
+ * data_width / 8 bytes long.
  */
 struct dmak_xfer {
 	__u32 channel;
@@ -215,6 +235,13 @@ struct dmak_wait {
  * @dmasr: out: DMASR
  * @queued: out: transfers queued or running on the channel
  * @error: out: DMAK_ST_* that halted the channel, 0 when not halted
+ * @irq_threshold: COALESCE in, every op out: SG interrupt coalescing, an
+ *	interrupt after this many completed transfers (1..255)
+ * @irq_delay: COALESCE in, every op out: or this many delay units
+ *	(dmak_info.delay_unit_ns) after the last completion (0..255, 0 for
+ *	none; must not be 0 when @irq_threshold is above 1)
+ * @irqs: out: interrupts the channel has handled since the module loaded
+ * @reserved: zero
  *
  * RESET resets the whole core (the IP has one reset for both channels):
  * every unfinished transfer on either channel ends with DMAK_ST_RESET and
@@ -222,7 +249,8 @@ struct dmak_wait {
  * DMAK_ST_CANCELLED; one that is running can only be stopped by resetting
  * the core, which it does (EALREADY if it already ended, ENOENT if no such
  * transfer). STOP halts the channel once its running transfer ends; queued
- * transfers wait for START.
+ * transfers wait for START. COALESCE (SG only, else EOPNOTSUPP) sets the
+ * channel's interrupt coalescing; it applies from the next interrupt on.
  */
 struct dmak_chan_op {
 	__u32 channel;
@@ -232,6 +260,10 @@ struct dmak_chan_op {
 	__u32 dmasr;
 	__u32 queued;
 	__u32 error;
+	__u32 irq_threshold;
+	__u32 irq_delay;
+	__u64 irqs;
+	__u64 reserved[2];
 };
 
 #define DMAK_OP_STATUS		0
@@ -239,6 +271,7 @@ struct dmak_chan_op {
 #define DMAK_OP_CANCEL		2
 #define DMAK_OP_STOP		3
 #define DMAK_OP_START		4
+#define DMAK_OP_COALESCE	5
 
 /* dmak_completion.flags */
 #define DMAK_COMPL_OVERFLOW	(1U << 0)	/* records were lost before */
