@@ -27,9 +27,10 @@ test-host: deps
 test-vm: deps
 	tests/vm/run $(PY) -m pytest tests/vm
 
-# The demo: a buffer through /dev/dmak0 of the simulated IP, in the VM.
+# The demo, in the VM: buffers and loopbacks through two simulated IPs,
+# /dev/dmak0 in direct mode and /dev/dmak1 with scatter-gather.
 demo: deps
-	tests/vm/run $(PY) -m pydmak.demo
+	tests/vm/run --sim-args "instances=2 sg=0,1" $(PY) -m pydmak.demo
 
 bench: deps
 	@scripts/run-bench

@@ -1,11 +1,15 @@
 """pydmak demo: ``python -m pydmak.demo [DEVICE]``.
 
-Opens a dmak device (the first one by default), prints what the AXI DMA
-instance offers, allocates a coherent and a cached buffer and reads back
-what it wrote, then streams data through an MM2S -> S2MM loopback at several
-sizes, checks every byte and prints a table. ``make demo`` runs it in a QEMU
-guest against the simulated IP, whose loopback is built in; on a board the
-FPGA design must loop the MM2S stream back to S2MM.
+Runs on every dmak device present (``pydmak.devices()``), or on DEVICE (a
+path or an index) when given. For each it prints what the AXI DMA instance
+offers, allocates a coherent and a cached buffer and reads back what it
+wrote, then streams data through an MM2S -> S2MM loopback at several sizes,
+checks every byte and prints a table. On a scatter-gather instance it also
+queues a batch of 256 transfers with one ``transfer_many()`` call and
+gathers pieces of several buffers into one packet. ``make demo`` runs it in
+a QEMU guest against two simulated IPs, one direct and one SG, whose
+loopback is built in; on a board the FPGA design must loop the MM2S stream
+back to S2MM.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ def _stream(dev: pydmak.Device, nbytes: int, seconds: float = 0.5):
     ok = ok and all(np.array_equal(s, d) for s, d in zip(srcs, dsts))
     for b in srcs + dsts:
         b.freebuffer()
+    dma.close()
     return count, count * nbytes / elapsed / 1e6, elapsed / count * 1e6, ok
 
 
@@ -96,31 +101,135 @@ def _streaming(dev: pydmak.Device) -> bool:
         if nbytes > dev.info.max_transfer:
             continue
         count, rate, per, good = _stream(dev, nbytes)
-        size = (f"{nbytes >> 20} MiB" if nbytes >= 1 << 20 else
-                f"{nbytes >> 10} KiB" if nbytes >= 1024 else f"{nbytes} B")
-        print(f"  {size:>9}  {count:9d}  {rate:8.1f}  {per:11.1f}  "
-              f"{'ok' if good else 'MISMATCH'}")
+        print(f"  {_size_text(nbytes):>9}  {count:9d}  {rate:8.1f}  "
+              f"{per:11.1f}  {'ok' if good else 'MISMATCH'}")
         ok = ok and good
     return ok
 
 
+def _size_text(nbytes: int) -> str:
+    if nbytes >= 1 << 20 and not nbytes % (1 << 20):
+        return f"{nbytes >> 20} MiB"
+    if nbytes >= 1024 and not nbytes % 1024:
+        return f"{nbytes >> 10} KiB"
+    return f"{nbytes} B"
+
+
+def _batch(dev: pydmak.Device, count: int = 256, nbytes: int = 4096,
+           seconds: float = 0.5):
+    """Loops ``count`` transfers of ``nbytes`` as one ``transfer_many()``
+    call per channel, again for about ``seconds``; checks every byte of
+    every batch. Returns (batches, MB/s, microseconds per transfer, ok)."""
+    size = count * nbytes
+    with pydmak.DMA(dev) as dma, \
+            pydmak.allocate(size, "u1", device=dev) as src, \
+            pydmak.allocate(size, "u1", device=dev) as dst:
+        rng = np.random.default_rng(count)
+        sends = [(src, i * nbytes, nbytes) for i in range(count)]
+        recvs = [(dst, i * nbytes, nbytes) for i in range(count)]
+        batches, busy, ok = 0, 0.0, True
+        while busy < seconds:
+            src[:] = rng.integers(0, 256, size, dtype=np.uint8)
+            dst[:] = 0
+            start = time.perf_counter()
+            dma.recvchannel.transfer_many(recvs)
+            dma.sendchannel.transfer_many(sends)
+            dma.sendchannel.wait(30)
+            got = dma.recvchannel.wait(30)
+            busy += time.perf_counter() - start
+            batches += 1
+            ok = ok and got == nbytes and bool(np.array_equal(src, dst))
+    n = batches * count
+    return batches, n * nbytes / busy / 1e6, busy / n * 1e6, ok
+
+
+def _gather(dev: pydmak.Device) -> bool:
+    """Gathers pieces of a coherent and a cached buffer into one packet,
+    received into one buffer; checks it byte by byte."""
+    rng = np.random.default_rng(7)
+    align = dev.info.alignment
+    with pydmak.DMA(dev) as dma, \
+            pydmak.allocate(64 << 10, "u1", device=dev) as a, \
+            pydmak.allocate(64 << 10, "u1", cacheable=True,
+                            device=dev) as b:
+        a[:] = rng.integers(0, 256, a.nbytes, dtype=np.uint8)
+        b[:] = rng.integers(0, 256, b.nbytes, dtype=np.uint8)
+        # (buffer, start, nbytes): every piece but the last a whole number
+        # of beats long, as an IP without DRE needs.
+        pieces = [(a, 0, 64), (b, 4096, 20000), (a, 1024, 4 * align),
+                  (b, 128, 3000), (a, 40000, 333)]
+        total = sum(n for _, _, n in pieces)
+        want = np.concatenate([buf[s:s + n] for buf, s, n in pieces])
+        with pydmak.allocate(total + 64, "u1", device=dev) as dst:
+            dst[:] = 0xEE
+            dma.recvchannel.transfer(dst)
+            dma.sendchannel.transfer(pieces)
+            dma.sendchannel.wait(30)
+            got = dma.recvchannel.wait(30)
+            ok = (got == total and bool(np.array_equal(dst[:total], want))
+                  and bool((dst[total:] == 0xEE).all()))
+    sizes = "+".join(str(n) for _, _, n in pieces)
+    print(f"gather: {len(pieces)} pieces ({sizes} B) of a coherent and a "
+          "cached buffer")
+    print(f"  sent as one packet, received as one of {got} bytes: "
+          f"{'every byte matches' if ok else 'MISMATCH'}")
+    return ok
+
+
+def _sg(dev: pydmak.Device) -> bool:
+    count, nbytes = 256, 4096
+    print(f"batch: {count} x {_size_text(nbytes)}, one transfer_many() call "
+          "per channel (every byte checked):")
+    batches, rate, per, ok = _batch(dev, count, nbytes)
+    print(f"  {batches} batches ({batches * count} transfers): "
+          f"{rate:.1f} MB/s, {per:.1f} us/transfer  "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return _gather(dev) and ok
+
+
+def _demo(dev: pydmak.Device) -> bool:
+    _describe(dev)
+    print("buffers (allocate, mmap, write, read back):")
+    ok = all(_round_trip(dev, cacheable, 1 << 20)
+             for cacheable in (False, True))
+    if dev.info.mm2s and dev.info.s2mm:
+        ok = _streaming(dev) and ok
+        if dev.info.sg:
+            ok = _sg(dev) and ok
+    return ok
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the demo; returns the exit status."""
+    """Runs the demo on DEVICE, or on every device; returns the exit
+    status."""
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        dev = pydmak.Device(argv[0] if argv else None)
-    except OSError as exc:
-        print(f"pydmak demo: {exc}", file=sys.stderr)
+    if len(argv) > 1:
+        print("usage: python -m pydmak.demo [DEVICE]", file=sys.stderr)
+        return 2
+    # With no device present, Device(None) says what is missing.
+    targets: List[Optional[str]] = argv[:1] or pydmak.devices() or [None]
+    results = []
+    for i, target in enumerate(targets):
+        if i:
+            print()
+        try:
+            dev = pydmak.Device(target)
+        except OSError as exc:
+            print(f"pydmak demo: {exc}", file=sys.stderr)
+            return 1
+        with dev:
+            ok = _demo(dev)
+            results.append((dev.path, ok))
+    if len(results) > 1:
+        print()
+    failed = [path for path, ok in results if not ok]
+    if failed:
+        print(f"demo FAILED on {', '.join(failed)}: data did not arrive "
+              "intact")
         return 1
-    with dev:
-        _describe(dev)
-        print("buffers (allocate, mmap, write, read back):")
-        ok = all(_round_trip(dev, cacheable, 1 << 20)
-                 for cacheable in (False, True))
-        if dev.info.mm2s and dev.info.s2mm:
-            ok = _streaming(dev) and ok
-    print("demo passed" if ok else "demo FAILED: data did not arrive intact")
-    return 0 if ok else 1
+    print("demo passed" + (f" on {len(results)} devices"
+                           if len(results) > 1 else ""))
+    return 0
 
 
 if __name__ == "__main__":

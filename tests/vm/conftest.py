@@ -48,15 +48,16 @@ def close_default_device():
         _device._default.close()
 
 
-def load_modules(sim_args=()):
-    """(Re)loads dmak_sim.ko with ``sim_args`` and dmak.ko."""
+def load_modules(sim_args=(), dmak_args=()):
+    """(Re)loads dmak_sim.ko with ``sim_args`` and dmak.ko with
+    ``dmak_args`` (module parameters, e.g. ``["ring_size=4"]``)."""
     close_default_device()
     gc.collect()
     for mod in ("dmak", "dmak_sim"):
         if pathlib.Path(f"/sys/module/{mod}").exists():
             sh("rmmod", mod)
     sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"), *sim_args)
-    sh("insmod", str(REPO / "kmod" / "dmak.ko"))
+    sh("insmod", str(REPO / "kmod" / "dmak.ko"), *dmak_args)
 
 
 @pytest.fixture
