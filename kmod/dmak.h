@@ -120,6 +120,38 @@ struct dmak_ring {
 };
 
 /**
+ * struct dmak_capture - a cyclic capture on an S2MM channel
+ * @cl: the file that started it (referenced; gets its records)
+ * @buf: the buffer of the slots (referenced)
+ * @dma: bus address of slot 0
+ * @slots: slots in the circle
+ * @slot_size: bytes of a slot
+ * @fill_idx: the slot the engine fills next
+ * @release_idx: the oldest slot not handed back
+ * @filled: slots filled since START
+ * @released: slots handed back since START
+ * @overruns: times every slot was full (the engine parked)
+ * @overrun_pending: flag the next record with DMAK_COMPL_OVERRUN
+ * @starting: not running yet (START) or no more (STOP): no records
+ * @status: DMAK_ST_* of an error that ended it, 0 while it runs
+ */
+struct dmak_capture {
+	struct dmak_client *cl;
+	struct dmak_buf *buf;
+	dma_addr_t dma;
+	u32 slots;
+	u32 slot_size;
+	u32 fill_idx;
+	u32 release_idx;
+	u64 filled;
+	u64 released;
+	u64 overruns;
+	bool overrun_pending;
+	bool starting;
+	u32 status;
+};
+
+/**
  * struct dmak_chan - one channel (MM2S or S2MM) of an instance
  * @dd: the instance
  * @id: DMAK_MM2S or DMAK_S2MM
@@ -140,6 +172,7 @@ struct dmak_ring {
  * @ring: SG descriptor ring (@ring.desc NULL in direct mode)
  * @irqs: interrupts handled
  * @lost: S2MM packets that landed in descriptors a resync retired
+ * @cap: the cyclic capture running on the channel, or NULL
  */
 struct dmak_chan {
 	struct dmak_dev *dd;
@@ -160,6 +193,7 @@ struct dmak_chan {
 	struct dmak_ring ring;
 	u64 irqs;
 	u64 lost;
+	struct dmak_capture *cap;
 };
 
 /**
@@ -307,6 +341,7 @@ void dmak_req_free(struct dmak_req *req);
 void dmak_chans_shutdown(struct dmak_dev *dd);
 void dmak_chans_quiesce(struct dmak_dev *dd);
 int dmak_hw_reset(struct dmak_dev *dd);
+int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued);
 long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg);
 long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg);
 void dmak_chans_cancel_client(struct dmak_client *cl);
@@ -320,7 +355,15 @@ void dmak_sg_fill(struct dmak_chan *ch);
 irqreturn_t dmak_sg_service(struct dmak_chan *ch);
 void dmak_sg_rebuild(struct dmak_chan *ch);
 u32 dmak_sg_cr(const struct dmak_chan *ch);
+void dmak_sg_write_desc_reg(struct dmak_chan *ch, unsigned int reg, u32 idx);
 int dmak_sg_coalesce(struct dmak_chan *ch, u32 threshold, u32 delay);
+
+/* dmak_cyclic.c */
+long dmak_ioctl_cyclic(struct dmak_client *cl, void __user *uarg);
+void dmak_cyclic_service(struct dmak_chan *ch, u32 sr);
+struct dmak_capture *dmak_cyclic_end(struct dmak_chan *ch, u32 status);
+void dmak_cyclic_free(struct dmak_capture *cap);
+void dmak_cyclic_stop_client(struct dmak_client *cl);
 
 /* dmak_records.c */
 void dmak_record_push(struct dmak_client *cl, const struct dmak_completion *c);

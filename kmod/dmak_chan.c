@@ -264,8 +264,9 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status)
  * buffers (the engine may still write to them) and both channels halt
  * with DMAK_ST_RESET until a RESET succeeds.
  */
-static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
+int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 {
+	struct dmak_capture *cap = NULL;
 	bool needed = !keep_queued;
 	struct dmak_chan *ch;
 	struct dmak_req *req;
@@ -314,11 +315,14 @@ static int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		if (needed) {
 			ch->running = false;
 			ch->error = 0;
+			cap = dmak_cyclic_end(ch, status);
 			if (dmak_is_sg(dd))
 				dmak_sg_rebuild(ch);
 		}
 		dmak_chan_kick(ch);
 		spin_unlock_irq(&ch->lock);
+		dmak_cyclic_free(cap);
+		cap = NULL;
 	}
 	mutex_unlock(&dd->reset_lock);
 	if (ret)
@@ -357,6 +361,7 @@ void dmak_chans_cancel_client(struct dmak_client *cl)
 	struct dmak_chan *ch;
 	int i;
 
+	dmak_cyclic_stop_client(cl);
 	for (i = 0; i < 2; i++) {
 		ch = &dd->chan[i];
 		if (!dmak_chan_present(ch))

@@ -146,6 +146,8 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return dmak_ioctl_chan_op(cl, uarg);
 	case DMAK_IOC_CHANNEL_FD:
 		return dmak_ioctl_channel_fd(cl, uarg);
+	case DMAK_IOC_CYCLIC:
+		return dmak_ioctl_cyclic(cl, uarg);
 	default:
 		return -ENOTTY;
 	}

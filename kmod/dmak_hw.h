@@ -7,6 +7,9 @@
 #define _DMAK_HW_H
 
 #include <linux/bits.h>
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
 
 /* Register banks: MM2S at 0x00, S2MM at 0x30; offsets below are per bank. */
 #define DMAK_MM2S_BASE		0x00
@@ -86,5 +89,37 @@
 #define DMAK_DESC_STS_SLV_ERR	BIT(29)
 #define DMAK_DESC_STS_DEC_ERR	BIT(30)
 #define DMAK_DESC_STS_CMPLT	BIT(31)
+
+/**
+ * struct dmak_desc - an SG descriptor as the IP reads and writes it
+ * @next: NXTDESC, lower 32 bits
+ * @next_msb: NXTDESC, upper 32 bits
+ * @buf: BUFFER_ADDRESS, lower 32 bits
+ * @buf_msb: BUFFER_ADDRESS, upper 32 bits
+ * @reserved: unused
+ * @control: CONTROL: length, TXSOF, TXEOF
+ * @status: STATUS: bytes moved, RXSOF, RXEOF, errors, Cmplt
+ * @app: APP0..APP4 (unused here)
+ * @pad: to the 64-byte alignment the IP needs
+ */
+struct dmak_desc {
+	__le32 next;
+	__le32 next_msb;
+	__le32 buf;
+	__le32 buf_msb;
+	__le32 reserved[2];
+	__le32 control;
+	__le32 status;
+	__le32 app[5];
+	__le32 pad[3];
+};
+
+static_assert(sizeof(struct dmak_desc) == DMAK_DESC_ALIGN);
+static_assert(offsetof(struct dmak_desc, next_msb) == DMAK_DESC_NXTDESC_MSB);
+static_assert(offsetof(struct dmak_desc, buf) == DMAK_DESC_BUF_ADDR);
+static_assert(offsetof(struct dmak_desc, buf_msb) == DMAK_DESC_BUF_ADDR_MSB);
+static_assert(offsetof(struct dmak_desc, control) == DMAK_DESC_CONTROL);
+static_assert(offsetof(struct dmak_desc, status) == DMAK_DESC_STATUS);
+static_assert(offsetof(struct dmak_desc, app) == DMAK_DESC_APP0);
 
 #endif /* _DMAK_HW_H */

@@ -30,38 +30,6 @@
 #define DMAK_SG_CLOCK_HZ	100000000	/* when neither clock nor property */
 #define DMAK_HALT_TIMEOUT_US	100000
 
-/**
- * struct dmak_desc - an SG descriptor as the IP reads and writes it
- * @next: NXTDESC, lower 32 bits
- * @next_msb: NXTDESC, upper 32 bits
- * @buf: BUFFER_ADDRESS, lower 32 bits
- * @buf_msb: BUFFER_ADDRESS, upper 32 bits
- * @reserved: unused
- * @control: CONTROL: length, TXSOF, TXEOF
- * @status: STATUS: bytes moved, RXSOF, RXEOF, errors, Cmplt
- * @app: APP0..APP4 (unused here)
- * @pad: to the 64-byte alignment the IP needs
- */
-struct dmak_desc {
-	__le32 next;
-	__le32 next_msb;
-	__le32 buf;
-	__le32 buf_msb;
-	__le32 reserved[2];
-	__le32 control;
-	__le32 status;
-	__le32 app[5];
-	__le32 pad[3];
-};
-
-static_assert(sizeof(struct dmak_desc) == DMAK_DESC_ALIGN);
-static_assert(offsetof(struct dmak_desc, next_msb) == DMAK_DESC_NXTDESC_MSB);
-static_assert(offsetof(struct dmak_desc, buf) == DMAK_DESC_BUF_ADDR);
-static_assert(offsetof(struct dmak_desc, buf_msb) == DMAK_DESC_BUF_ADDR_MSB);
-static_assert(offsetof(struct dmak_desc, control) == DMAK_DESC_CONTROL);
-static_assert(offsetof(struct dmak_desc, status) == DMAK_DESC_STATUS);
-static_assert(offsetof(struct dmak_desc, app) == DMAK_DESC_APP0);
-
 static dma_addr_t dmak_desc_addr(const struct dmak_ring *ring, u32 idx)
 {
 	return ring->dma + (dma_addr_t)idx * sizeof(struct dmak_desc);
@@ -78,8 +46,7 @@ static u32 dmak_ring_index(const struct dmak_ring *ring, u32 from, u32 n)
 }
 
 /* CURDESC or TAILDESC: the MSB first, as the LSB write acts. */
-static void dmak_sg_write_desc_reg(struct dmak_chan *ch, unsigned int reg,
-				   u32 idx)
+void dmak_sg_write_desc_reg(struct dmak_chan *ch, unsigned int reg, u32 idx)
 {
 	dma_addr_t addr = dmak_desc_addr(&ch->ring, idx);
 
@@ -166,7 +133,7 @@ void dmak_sg_fill(struct dmak_chan *ch)
 	bool any = false;
 
 	lockdep_assert_held(&ch->lock);
-	if (ring->resync)
+	if (ring->resync || ch->cap)
 		return;
 	list_for_each_entry(req, &ch->queue, node) {
 		if (req->started)
@@ -291,6 +258,10 @@ irqreturn_t dmak_sg_service(struct dmak_chan *ch)
 		dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
 		ch->irqs++;
 		ret = IRQ_HANDLED;
+	}
+	if (ch->cap) {
+		dmak_cyclic_service(ch, sr);
+		return ret;
 	}
 	dmak_sg_reap(ch, sr);
 	if ((sr & DMAK_SR_ERRORS) && !ch->error)

@@ -210,7 +210,7 @@ void dmak_sim_sg_write_tail(struct dmak_sim *sim, int ch);
 void dmak_sim_sg_sent(struct dmak_sim *sim);
 void dmak_sim_sg_received(struct dmak_sim *sim, bool eop);
 void dmak_sim_sg_fail(struct dmak_sim *sim, int ch, u32 sr_bits);
-bool dmak_sim_sg_poll(struct dmak_sim *sim);
+bool dmak_sim_sg_poll(struct dmak_sim *sim, unsigned long busy);
 ktime_t dmak_sim_sg_wake_at(struct dmak_sim *sim);
 void dmak_sim_sg_writeback_step(struct dmak_sim *sim);
 void dmak_sim_sg_fetch_step(struct dmak_sim *sim);

@@ -442,6 +442,7 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 	struct dmak_sim_stream *st = &sim->stream;
 	struct dmak_sim_chan *tx = &sim->chan[SIM_MM2S];
 	struct dmak_sim_chan *rx = &sim->chan[SIM_S2MM];
+	unsigned long busy = 0;
 	bool work;
 	int ch;
 
@@ -450,18 +451,21 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 		if (sim->chan[ch].start && !sim->chan[ch].busy &&
 		    (sim->chan[ch].dmacr & DMAK_CR_RS))
 			dmak_sim_begin(sim, ch);
-	/* SG: expires delay timers; descriptors to fetch or write back */
-	work = sim->sg && dmak_sim_sg_poll(sim);
-	work = work || sim->resetting || sim->irq_pending ||
-	       (tx->busy && !tx->checked) || (rx->busy && !rx->checked) ||
-	       (dmak_sim_running(tx) &&
-		dmak_sim_fill(st) < min_t(u64, READ_ONCE(sim->fifo_depth),
-					  st->size) &&
-		st->nends < DMAK_SIM_ENDS) ||
-	       (dmak_sim_running(rx) && (dmak_sim_to_packet_end(st) ||
-					 (st->nends &&
-					  st->ends[st->first] == st->out) ||
-					 (!rx->left && dmak_sim_fill(st))));
+	if ((tx->busy && !tx->checked) ||
+	    (dmak_sim_running(tx) &&
+	     dmak_sim_fill(st) < min_t(u64, READ_ONCE(sim->fifo_depth),
+				       st->size) &&
+	     st->nends < DMAK_SIM_ENDS))
+		busy |= BIT(SIM_MM2S);
+	if ((rx->busy && !rx->checked) ||
+	    (dmak_sim_running(rx) && (dmak_sim_to_packet_end(st) ||
+				      (st->nends &&
+				       st->ends[st->first] == st->out) ||
+				      (!rx->left && dmak_sim_fill(st)))))
+		busy |= BIT(SIM_S2MM);
+	/* SG: descriptors to fetch or write back; idle channels' delay timers */
+	work = busy || (sim->sg && dmak_sim_sg_poll(sim, busy));
+	work = work || sim->resetting || sim->irq_pending;
 	spin_unlock_irq(&sim->lock);
 	return work;
 }

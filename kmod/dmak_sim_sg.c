@@ -233,10 +233,12 @@ void dmak_sim_sg_fail(struct dmak_sim *sim, int ch, u32 sr_bits)
 
 /*
  * With sim->lock held, from the engine's wait: expires the delay timers
- * that ran out. True when a channel has a descriptor to fetch or a STATUS
- * to write back.
+ * that ran out on channels with nothing to do, @busy being those with data
+ * to move. The timer thus counts stream time: a moment the host does not
+ * run the engine mid-batch is no gap between completions. True when a
+ * channel has a descriptor to fetch or a STATUS to write back.
  */
-bool dmak_sim_sg_poll(struct dmak_sim *sim)
+bool dmak_sim_sg_poll(struct dmak_sim *sim, unsigned long busy)
 {
 	ktime_t now = ktime_get();
 	struct dmak_sim_chan *c;
@@ -245,9 +247,11 @@ bool dmak_sim_sg_poll(struct dmak_sim *sim)
 
 	for (ch = 0; ch < SIM_NCHANS; ch++) {
 		c = &sim->chan[ch];
-		dmak_sim_sg_expire(sim, ch, now);
-		work |= c->sg_state == SIM_SG_FETCH ||
-			c->sg_state == SIM_SG_WRITEBACK;
+		if (c->sg_state == SIM_SG_FETCH ||
+		    c->sg_state == SIM_SG_WRITEBACK)
+			work = true;
+		else if (!(busy & BIT(ch)))
+			dmak_sim_sg_expire(sim, ch, now);
 	}
 	return work;
 }

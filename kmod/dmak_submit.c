@@ -151,6 +151,8 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 	for (i = 0; i < nreqs && !ret; i++)
 		if (dd->chan[reqs[i]->chan].error)
 			ret = -EIO;	/* halted on an error: RESET it */
+		else if (dd->chan[reqs[i]->chan].cap)
+			ret = -EBUSY;	/* a cyclic capture owns it */
 	if (READ_ONCE(dd->dead))
 		ret = -ENODEV;
 	for (i = 0; i < nreqs && !ret; i++) {

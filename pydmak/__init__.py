@@ -11,10 +11,12 @@ from .device import Device, DeviceInfo, RawBuffer, default_device, devices
 from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
 from .errors import DeviceNotFoundError, DmakError
 from .hostdma import HostDMA, Request
+from .stream import CyclicStream, Slot
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CyclicStream",
     "DMA",
     "DMABuffer",
     "DMAChannel",
@@ -30,6 +32,7 @@ __all__ = [
     "SYNC_BIDIRECTIONAL",
     "SYNC_FROM_DEVICE",
     "SYNC_TO_DEVICE",
+    "Slot",
     "allocate",
     "default_device",
     "devices",

@@ -132,8 +132,18 @@ OP_START = 4
 OP_COALESCE = 5
 
 # dmak_completion.flags
-COMPL_OVERFLOW = 1 << 0
+COMPL_OVERFLOW = 1 << 0     # records were lost before this one
+COMPL_CYCLIC = 1 << 1       # a cyclic slot filled
+COMPL_SOF = 1 << 2          # cyclic: the slot starts a packet (RXSOF)
+COMPL_EOF = 1 << 3          # cyclic: the slot ends a packet (RXEOF)
+COMPL_OVERRUN = 1 << 4      # cyclic: every slot was full before this one
 RECORDS = 256
+
+# dmak_cyclic.op
+CYCLIC_START = 0
+CYCLIC_RELEASE = 1
+CYCLIC_STOP = 2
+CYCLIC_STATUS = 3
 
 
 class dmak_xfer(ctypes.Structure):
@@ -203,6 +213,22 @@ class dmak_channel_fd(ctypes.Structure):
     ]
 
 
+class dmak_cyclic(ctypes.Structure):
+    _fields_ = [
+        ("channel", ctypes.c_uint32),
+        ("op", ctypes.c_uint32),
+        ("handle", ctypes.c_uint32),
+        ("slots", ctypes.c_uint32),
+        ("offset", ctypes.c_uint64),
+        ("slot_size", ctypes.c_uint64),
+        ("seq", ctypes.c_uint64),
+        ("filled", ctypes.c_uint64),
+        ("released", ctypes.c_uint64),
+        ("overruns", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 2),
+    ]
+
+
 IOC_MAGIC = 0xDA
 
 IOC_INFO = _ior(IOC_MAGIC, 0x00, dmak_info)
@@ -213,6 +239,7 @@ IOC_SUBMIT = _iow(IOC_MAGIC, 0x04, dmak_submit)
 IOC_WAIT = _iowr(IOC_MAGIC, 0x05, dmak_wait)
 IOC_CHAN_OP = _iowr(IOC_MAGIC, 0x06, dmak_chan_op)
 IOC_CHANNEL_FD = _iowr(IOC_MAGIC, 0x07, dmak_channel_fd)
+IOC_CYCLIC = _iowr(IOC_MAGIC, 0x08, dmak_cyclic)
 
 #: name -> ctypes structure, for the ABI check
 STRUCTS = {
@@ -226,6 +253,7 @@ STRUCTS = {
     "dmak_chan_op": dmak_chan_op,
     "dmak_completion": dmak_completion,
     "dmak_channel_fd": dmak_channel_fd,
+    "dmak_cyclic": dmak_cyclic,
 }
 
 #: name -> ioctl number, for the ABI check
@@ -238,4 +266,5 @@ IOCTLS = {
     "DMAK_IOC_WAIT": IOC_WAIT,
     "DMAK_IOC_CHAN_OP": IOC_CHAN_OP,
     "DMAK_IOC_CHANNEL_FD": IOC_CHANNEL_FD,
+    "DMAK_IOC_CYCLIC": IOC_CYCLIC,
 }

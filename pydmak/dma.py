@@ -10,13 +10,15 @@ The same calls work whether the IP is built in direct (register) mode or
 with scatter-gather (SG); ``DMA.info.sg`` says which. With SG the driver
 keeps one descriptor ring per channel in the kernel, splits a long transfer
 over several descriptors and keeps the ring full from the interrupt, and
-three things become possible:
+four things become possible:
 
 - a *gather*: ``transfer([a, (b, start, nbytes), c])`` sends (or, on S2MM,
   scatters one received packet into) several pieces as one stream packet;
 - ``transfer_many(items)`` queues many transfers with few ioctls;
 - ``coalesce(threshold, delay_us)``: one interrupt per ``threshold``
-  transfers, or ``delay_us`` after the last one.
+  transfers, or ``delay_us`` after the last one;
+- ``recvchannel.stream(buffer, slots)``: a continuous capture into a ring
+  of slots, iterated slot by slot (:mod:`pydmak.stream`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ import operator
 import os
 import time
 from collections import deque
-from typing import (Deque, Iterable, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (TYPE_CHECKING, Deque, Iterable, Iterator, List,
+                    Optional, Sequence, Tuple, Union)
 
 import numpy as np
 
@@ -41,6 +43,9 @@ from ._memory import address
 from .buffer import DMABuffer
 from .device import Device, DeviceInfo, default_device, limit_text
 from .errors import DmakError
+
+if TYPE_CHECKING:
+    from .stream import CyclicStream
 
 __all__ = ["DMA", "DMAChannel", "DMAError", "DMATimeoutError"]
 
@@ -645,6 +650,32 @@ class DMAChannel:
                     raise
         self._pending.clear()
 
+    def stream(self, buffer: DMABuffer, slots: int,
+               slot_bytes: Optional[int] = None, *,
+               timeout: Optional[float] = None) -> "CyclicStream":
+        """Captures the stream continuously into ``slots`` slots of ``buffer``.
+
+        S2MM of an SG IP only. Returns a :class:`pydmak.stream.CyclicStream`:
+        iterate over it (``for`` or ``async for``) for each filled slot, a
+        zero-copy view of the bytes it received; a slot goes back to the
+        engine when the next is taken (or by ``slot.release()``), and the
+        engine never overwrites one still held. ``buffer`` comes from
+        ``pydmak.allocate()`` on this DMA's device and is C-contiguous;
+        slot i is bytes ``i * slot_bytes`` to ``(i + 1) * slot_bytes`` of it.
+        ``slot_bytes`` defaults to ``buffer.nbytes // slots`` rounded down
+        to a multiple of ``info.alignment`` and of the item size, and may be
+        at most ``info.desc_max``; ``slots`` is 2 to ``info.ring_size``
+        (and at most 256). ``timeout`` limits each wait for a slot
+        (``DMATimeoutError``); ``None`` waits without limit. While the
+        stream is open, ``transfer()`` on this channel raises ``DmakError``
+        (``EBUSY``); ``close()`` it (or use ``with``) to end the capture.
+        """
+        if self._id != _uapi.S2MM:
+            raise ValueError("stream() captures on the receive channel: use "
+                             "dma.recvchannel.stream(buffer, slots)")
+        from .stream import CyclicStream
+        return CyclicStream(self, buffer, slots, slot_bytes, timeout=timeout)
+
     def fileno(self) -> int:
         """A file readable when a transfer of this channel ended."""
         if self._fd is None:
@@ -709,6 +740,12 @@ class DMA:
                 name = channel.name if channel else "a channel"
                 raise DMAError(name, _uapi.ST_ABORTED, 0, detail=(
                     f"{name} is halted after an error")) from None
+            if exc.errno == errno.EBUSY:
+                raise DmakError(errno.EBUSY, (
+                    f"{self.device.path}: SUBMIT: S2MM is capturing: a "
+                    "stream() of this DMA (or another open file) owns the "
+                    "channel; close() the stream to transfer on it "
+                    "again")) from None
             raise self.device._error("SUBMIT", exc.errno) from None
         for i, xfer in enumerate(xfers):
             xfer.seq = array[i].seq

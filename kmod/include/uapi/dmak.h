@@ -275,6 +275,17 @@ struct dmak_chan_op {
 
 /* dmak_completion.flags */
 #define DMAK_COMPL_OVERFLOW	(1U << 0)	/* records were lost before */
+#define DMAK_COMPL_CYCLIC	(1U << 1)	/* a cyclic slot filled */
+#define DMAK_COMPL_SOF		(1U << 2)	/* cyclic: the slot starts a
+						 * packet (RXSOF)
+						 */
+#define DMAK_COMPL_EOF		(1U << 3)	/* cyclic: the slot ends a
+						 * packet (RXEOF)
+						 */
+#define DMAK_COMPL_OVERRUN	(1U << 4)	/* cyclic: every slot was full
+						 * before this one: the engine
+						 * stalled (an overrun)
+						 */
 
 /**
  * struct dmak_completion - a record read() returns, one per ended transfer
@@ -313,6 +324,55 @@ struct dmak_channel_fd {
 	__s32 fd;
 };
 
+/* dmak_cyclic.op */
+#define DMAK_CYCLIC_START	0
+#define DMAK_CYCLIC_RELEASE	1
+#define DMAK_CYCLIC_STOP	2
+#define DMAK_CYCLIC_STATUS	3
+
+/**
+ * struct dmak_cyclic - continuous capture into a ring of slots
+ *	(DMAK_IOC_CYCLIC, read-write)
+ * @channel: DMAK_S2MM
+ * @op: DMAK_CYCLIC_*
+ * @handle: START: the buffer, owned by this file
+ * @slots: START: slots in the ring, 2 to dmak_info.ring_size
+ * @offset: START: first byte of slot 0 in the buffer
+ * @slot_size: START: bytes of a slot, 1 to dmak_info.desc_max (a multiple
+ *	of data_width / 8 without DRE); slot i starts at offset + i *
+ *	slot_size
+ * @seq: RELEASE: hand back every slot whose record seq is at most this
+ * @filled: out: slots filled since START (the newest record's seq)
+ * @released: out: slots handed back since START
+ * @overruns: out: times the engine found every slot full and stalled
+ * @reserved: zero
+ *
+ * Cyclic mode gives the S2MM engine one descriptor per slot, chained in a
+ * circle, and lets it refill the slots forever. Each filled slot leaves a
+ * completion record (DMAK_COMPL_CYCLIC; @seq counts from 1, @cookie is the
+ * slot index, @bytes what it received) for read()/poll(). The engine never
+ * writes a slot that was not handed back by RELEASE: when every slot is
+ * full it stalls (the stream backs up; a source that cannot wait loses
+ * data there), which counts as an overrun and flags the next record with
+ * DMAK_COMPL_OVERRUN. STOP (or closing the file) halts the engine and
+ * gives the channel back to SUBMIT. Needs SG (EOPNOTSUPP otherwise); EBUSY
+ * while transfers are queued on S2MM or another capture runs; SUBMIT to
+ * S2MM answers EBUSY during a capture.
+ */
+struct dmak_cyclic {
+	__u32 channel;
+	__u32 op;
+	__u32 handle;
+	__u32 slots;
+	__u64 offset;
+	__u64 slot_size;
+	__u64 seq;
+	__u64 filled;
+	__u64 released;
+	__u64 overruns;
+	__u64 reserved[2];
+};
+
 #define DMAK_IOC_MAGIC		0xDA
 
 #define DMAK_IOC_INFO		_IOR(DMAK_IOC_MAGIC, 0x00, struct dmak_info)
@@ -324,5 +384,6 @@ struct dmak_channel_fd {
 #define DMAK_IOC_CHAN_OP	_IOWR(DMAK_IOC_MAGIC, 0x06, struct dmak_chan_op)
 #define DMAK_IOC_CHANNEL_FD	_IOWR(DMAK_IOC_MAGIC, 0x07, \
 				      struct dmak_channel_fd)
+#define DMAK_IOC_CYCLIC		_IOWR(DMAK_IOC_MAGIC, 0x08, struct dmak_cyclic)
 
 #endif /* _UAPI_LINUX_DMAK_H */
