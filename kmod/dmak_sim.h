@@ -157,6 +157,8 @@ struct dmak_sim_stream {
  * @fifo_depth: bytes the FIFO holds (at most @stream.size)
  * @bandwidth: stream bytes per second, 0 for as fast as memcpy
  * @link_free: when the throttled stream can take its next byte
+ * @link_idle: MM2S had nothing to send or no room to send it: the time
+ *	until it sends again is lost, not made up
  * @debugfs: the instance's debugfs directory
  */
 struct dmak_sim {
@@ -179,6 +181,7 @@ struct dmak_sim {
 	u32 fifo_depth;
 	u64 bandwidth;
 	ktime_t link_free;
+	bool link_idle;
 	struct dentry *debugfs;
 };
 

@@ -26,6 +26,7 @@
 
 #define SIM_CHUNK	SZ_64K	/* bytes a step moves through the FIFO */
 #define SIM_THROUGH_CHUNK SZ_256K /* bytes a cut-through step moves */
+#define SIM_CATCH_UP_MS	50	/* most lost link time made up */
 
 const char * const dmak_sim_fault_names[SIM_NFAULTS] = {
 	[SIM_FAULT_DEC_ERR] = "decerr",
@@ -222,25 +223,52 @@ static int dmak_sim_move(struct dmak_sim_stream *st, u64 addr, size_t n,
 }
 
 /*
- * Waits until the throttled stream has carried @n more bytes. A late
- * wake-up is made up by sleeping less next time, so the average rate holds
- * however coarse the timer; only a link idle for a while starts afresh.
+ * A relative timeout for wait_event_hrtimeout() until @at: never negative,
+ * for the hrtimer takes a time in the past for an overflow and sleeps
+ * forever.
+ */
+static ktime_t dmak_sim_time_to(ktime_t at, ktime_t now)
+{
+	return ktime_after(at, now) ? ktime_sub(at, now) : 0;
+}
+
+/*
+ * Waits until the throttled stream has carried @n more bytes. Time the
+ * engine lost while MM2S could send (a late wake-up, a moment the host did
+ * not run it) is made up by sleeping less next time, so the average rate
+ * holds however coarse the timer, up to SIM_CATCH_UP_MS; a link that
+ * was idle (nothing to send, or back-pressure) starts afresh.
  */
 static void dmak_sim_throttle(struct dmak_sim *sim, size_t n)
 {
 	u64 bw = READ_ONCE(sim->bandwidth);
 	ktime_t now = ktime_get();
+	ktime_t until;
 
 	if (!bw)
 		return;
-	if (ktime_before(ktime_add_ms(sim->link_free, 10), now))
-		sim->link_free = now;		/* the link was idle */
+	if (sim->link_idle ||
+	    ktime_before(ktime_add_ms(sim->link_free, SIM_CATCH_UP_MS),
+			 now))
+		sim->link_free = now;
+	sim->link_idle = false;
 	sim->link_free = ktime_add_ns(sim->link_free,
 				      div64_u64((u64)n * NSEC_PER_SEC, bw));
-	if (ktime_after(sim->link_free, now))
+	while (ktime_after(sim->link_free, now) && !READ_ONCE(sim->resetting)) {
+		/* SG: a Dly_Irq comes on time, even in the middle of a step */
+		until = sim->sg ? min(sim->link_free, dmak_sim_sg_wake_at(sim)) :
+			sim->link_free;
 		/* A reset must not wait for a slow link: it wakes this. */
 		wait_event_hrtimeout(sim->kick, READ_ONCE(sim->resetting),
-				     ktime_sub(sim->link_free, now));
+				     dmak_sim_time_to(until, now));
+		if (sim->sg) {
+			spin_lock_irq(&sim->lock);
+			dmak_sim_sg_poll(sim, BIT(SIM_MM2S) | BIT(SIM_S2MM));
+			spin_unlock_irq(&sim->lock);
+			dmak_sim_irq_raise(sim);
+		}
+		now = ktime_get();
+	}
 }
 
 /* Memory that could not be reached: a slave error, as on the bus. */
@@ -463,8 +491,12 @@ static bool dmak_sim_has_work(struct dmak_sim *sim)
 				       st->ends[st->first] == st->out) ||
 				      (!rx->left && dmak_sim_fill(st)))))
 		busy |= BIT(SIM_S2MM);
-	/* SG: descriptors to fetch or write back; idle channels' delay timers */
-	work = busy || (sim->sg && dmak_sim_sg_poll(sim, busy));
+	if (!(busy & BIT(SIM_MM2S)) && tx->sg_state != SIM_SG_FETCH &&
+	    tx->sg_state != SIM_SG_WRITEBACK)
+		sim->link_idle = true;
+	/* SG: descriptors to fetch or write back; delay timers */
+	work = sim->sg && dmak_sim_sg_poll(sim, busy);
+	work = work || busy;
 	work = work || sim->resetting || sim->irq_pending;
 	spin_unlock_irq(&sim->lock);
 	return work;
@@ -485,7 +517,7 @@ static void dmak_sim_wait(struct dmak_sim *sim)
 	else
 		wait_event_hrtimeout(sim->kick, dmak_sim_has_work(sim) ||
 				     kthread_should_stop(),
-				     ktime_sub(at, ktime_get()));
+				     dmak_sim_time_to(at, ktime_get()));
 }
 
 static int dmak_sim_engine(void *data)

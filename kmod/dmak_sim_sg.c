@@ -103,6 +103,19 @@ static void dmak_sim_sg_ioc(struct dmak_sim_chan *c)
 	}
 }
 
+/*
+ * How far the stream has come, for the delay timer of a channel moving
+ * data: the throttled link's progress, never the clock alone (0 when
+ * unthrottled), so a moment the host does not run the engine mid-batch is
+ * no gap between packets.
+ */
+static ktime_t dmak_sim_sg_stream_time(struct dmak_sim *sim)
+{
+	if (!READ_ONCE(sim->bandwidth))
+		return 0;
+	return min(ktime_get(), sim->link_free);
+}
+
 /* The delay timer ran out with IOC events pending: Dly_Irq. */
 static void dmak_sim_sg_expire(struct dmak_sim *sim, int ch, ktime_t now)
 {
@@ -233,10 +246,10 @@ void dmak_sim_sg_fail(struct dmak_sim *sim, int ch, u32 sr_bits)
 
 /*
  * With sim->lock held, from the engine's wait: expires the delay timers
- * that ran out on channels with nothing to do, @busy being those with data
- * to move. The timer thus counts stream time: a moment the host does not
- * run the engine mid-batch is no gap between completions. True when a
- * channel has a descriptor to fetch or a STATUS to write back.
+ * that ran out, @busy being the channels with data to move. The timer
+ * counts stream time: by the clock while its channel waits (for a
+ * descriptor or for data), by the stream's progress while it moves data.
+ * True when a channel has a descriptor to fetch or a STATUS to write back.
  */
 bool dmak_sim_sg_poll(struct dmak_sim *sim, unsigned long busy)
 {
@@ -250,8 +263,9 @@ bool dmak_sim_sg_poll(struct dmak_sim *sim, unsigned long busy)
 		if (c->sg_state == SIM_SG_FETCH ||
 		    c->sg_state == SIM_SG_WRITEBACK)
 			work = true;
-		else if (!(busy & BIT(ch)))
-			dmak_sim_sg_expire(sim, ch, now);
+		else
+			dmak_sim_sg_expire(sim, ch, busy & BIT(ch) ?
+					   dmak_sim_sg_stream_time(sim) : now);
 	}
 	return work;
 }
@@ -319,8 +333,11 @@ static void dmak_sim_sg_retire(struct dmak_sim *sim, int ch, u32 wb_err)
 	struct dmak_sim_chan *c = &sim->chan[ch];
 	u32 level = dmak_sim_irq_level(c);
 
-	if (c->sg_ioc && !wb_err)
+	if (c->sg_ioc && !wb_err) {
+		/* a timer that ran out while this descriptor moved data */
+		dmak_sim_sg_expire(sim, ch, dmak_sim_sg_stream_time(sim));
 		dmak_sim_sg_ioc(c);
+	}
 	if (wb_err || c->sg_err) {
 		dmak_sim_sg_halt(c, wb_err ?: c->sg_err);
 	} else if (c->sg_halting) {

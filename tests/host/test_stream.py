@@ -504,6 +504,18 @@ def test_lost_records_are_an_error(dma, kernel):
     s.close()
 
 
+def test_records_lost_before_the_capture_are_no_error(dma, kernel):
+    """The file lost records of earlier transfers it never read: the kernel
+    flags the next record, the capture's first, which is all there."""
+    buf = _buffer(dma.device, 4 * 64, "u1")
+    s = dma.recvchannel.stream(buf, 4)
+    kernel.fill(buf)
+    kernel.push(_record(1, 0, 64, _uapi.COMPL_OVERFLOW))
+    kernel.push(_record(2, 1, 64))
+    assert [next(s).seq, next(s).seq] == [1, 2]
+    s.close()
+
+
 def test_records_from_before_the_capture_are_ignored(dma, kernel):
     buf = _buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)

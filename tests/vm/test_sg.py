@@ -620,6 +620,33 @@ def test_coalescing_cuts_interrupts(sg):
     free(srcs, dsts)
 
 
+def test_delay_timer_on_a_slow_stream(sg):
+    """Threshold 16, delay 50 µs, a stream at 1 MB/s: 8 packets of 8 KiB,
+    8 ms apart, each get their own Dly_Irq: 8 interrupts, not one at the
+    end. (A host stall the throttle makes up for may bunch a few.)"""
+    dev, dma = sg
+    n, size = 8, 8192
+    srcs = alloc(dev, n * size)
+    dsts = alloc(dev, n * size, sentinel=0)
+    recv = dma.recvchannel
+    try:
+        recv.coalesce(16, delay_us=50)
+        sim_set(SG, "bandwidth", 1_000_000)
+        irqs = recv.interrupts
+        recv.transfer_many([(dsts, i * size, size) for i in range(n)])
+        dma.sendchannel.transfer_many(
+            [(srcs, i * size, size) for i in range(n)])
+        assert recv.wait(10) == size
+        dma.sendchannel.wait(10)
+        irqs = recv.interrupts - irqs
+        assert np.array_equal(srcs, dsts)
+        assert 4 <= irqs <= n, irqs
+    finally:
+        sim_set(SG, "bandwidth", 0)
+        recv.coalesce(1)
+    free(srcs, dsts)
+
+
 def test_coalesce_arguments(sg):
     dev, dma = sg
     ch = dma.recvchannel
