@@ -52,8 +52,9 @@ def _round_trip(dev: pydmak.Device, cacheable: bool, nbytes: int) -> bool:
         buf.invalidate()
         ok = bool(np.array_equal(buf, pattern))
         elapsed = time.perf_counter() - start
-        print(f"  {kind:9s} {nbytes >> 10:6d} KiB at {buf.physical_address:#012x}"
-              f"  write+read {nbytes / elapsed / 1e6:8.1f} MB/s  "
+        print(f"  {kind:9s} {nbytes >> 10:6d} KiB at "
+              f"{buf.physical_address:#012x}  write+read "
+              f"{nbytes / elapsed / 1e6:8.1f} MB/s  "
               f"{'bytes match' if ok else 'MISMATCH'}")
         view = buf[words // 2:]
         print(f"            a view from word {words // 2} starts at "

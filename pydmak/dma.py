@@ -1,4 +1,4 @@
-"""AXI DMA transfers with PYNQ's API: ``DMA``, ``sendchannel``, ``recvchannel``.
+"""AXI DMA transfers with PYNQ's API: ``DMA`` and its two channels.
 
 Transfers queue in the kernel: ``transfer()`` returns at once, several may be
 queued before any ``wait()``, and the driver starts each from the interrupt

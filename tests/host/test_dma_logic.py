@@ -7,18 +7,15 @@ and answers WAIT and CHAN_OP as the header describes.
 
 import ctypes
 import errno
-import itertools
-import weakref
 
 import numpy as np
 import pytest
 
 import pydmak
+from fakes import FakeDevice, fake_buffer
 from pydmak import _uapi
 from pydmak import dma as dma_mod
-from pydmak._memory import address
-from pydmak.buffer import DMABuffer, _Allocation
-from pydmak.device import Device, DeviceInfo, RawBuffer
+from pydmak.device import DeviceInfo
 from pydmak.dma import (check_packet, chunk_groups, coalesce_args,
                         delay_units, normalise_pieces)
 
@@ -158,23 +155,6 @@ def test_coalesce_args():
 
 # -- a channel over a fake kernel ---------------------------------------------
 
-class FakeDevice(Device):
-    """A Device that is never opened; the fake kernel answers its ioctls."""
-
-    def __init__(self, info: DeviceInfo) -> None:
-        self.path = "/dev/dmakF"
-        self._fd = 1000
-        self._allocations = weakref.WeakSet()
-        self._info = info
-
-    @property
-    def info(self) -> DeviceInfo:
-        return self._info
-
-    def close(self) -> None:
-        self._fd = None
-
-
 class FakeKernel:
     """Answers SUBMIT, WAIT and CHAN_OP like the driver, and logs them."""
 
@@ -264,24 +244,6 @@ def _dma(info):
     return pydmak.DMA(FakeDevice(info))
 
 
-_handles = itertools.count(1)
-
-
-def _buffer(dev, nbytes):
-    """A DMABuffer over ordinary memory that says it belongs to ``dev``."""
-    handle = next(_handles)
-    root = np.zeros(nbytes + 64, np.uint8)
-    root = root[-address(root) % 64:][:nbytes]      # 64-byte aligned
-    raw = RawBuffer(handle=handle, size=nbytes, cached=False,
-                    mmap_offset=0, dma_addr=0x10000000 + handle * 4096)
-    alloc = _Allocation(dev, raw, None)
-    alloc.vaddr = address(root)
-    alloc.handle_live = False        # nothing to free in a kernel
-    arr = root.view(DMABuffer)
-    arr._dmak = alloc
-    return arr
-
-
 @pytest.fixture
 def sg(kernel):
     return _dma(SG)
@@ -293,7 +255,7 @@ def direct(kernel):
 
 
 def test_single_transfer_is_one_entry(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     seq = sg.sendchannel.transfer(buf, 8, 100, cookie=5)
     assert kernel.calls == [("SUBMIT", [(0, buf._dmak.raw.handle, 8, 100,
                                          0)])]
@@ -301,7 +263,7 @@ def test_single_transfer_is_one_entry(sg, kernel):
 
 
 def test_gather_chains_its_entries_with_more(sg, kernel):
-    a, b, c = (_buffer(sg.device, n) for n in (64, 4096, 100))
+    a, b, c = (fake_buffer(sg.device, n) for n in (64, 4096, 100))
     seq = sg.sendchannel.transfer([a, (b, 4, 8), (c, 0, 3)])
     (name, entries), = kernel.calls
     assert [(e[2], e[3], e[4]) for e in entries] == [
@@ -311,7 +273,7 @@ def test_gather_chains_its_entries_with_more(sg, kernel):
 
 
 def test_a_receive_scatters_too(sg, kernel):
-    a, b = _buffer(sg.device, 64), _buffer(sg.device, 64)
+    a, b = fake_buffer(sg.device, 64), fake_buffer(sg.device, 64)
     seq = sg.recvchannel.transfer((a, b))
     assert [e[:1] + e[4:] for e in kernel.calls[0][1]] == [
         (1, _uapi.XFER_MORE), (1, 0)]
@@ -319,7 +281,7 @@ def test_a_receive_scatters_too(sg, kernel):
 
 
 def test_gather_on_direct_mode_needs_sg(direct, kernel):
-    a, b = _buffer(direct.device, 64), _buffer(direct.device, 64)
+    a, b = fake_buffer(direct.device, 64), fake_buffer(direct.device, 64)
     with pytest.raises(pydmak.DmakError, match="scatter-gather") as exc:
         direct.sendchannel.transfer([a, b])
     assert exc.value.errno == errno.EOPNOTSUPP
@@ -330,7 +292,7 @@ def test_gather_on_direct_mode_needs_sg(direct, kernel):
 
 
 def test_gather_checks_happen_before_anything_queues(sg, kernel):
-    a = _buffer(sg.device, 64)
+    a = fake_buffer(sg.device, 64)
     with pytest.raises(ValueError, match="piece 0 .* 6 bytes"):
         sg.sendchannel.transfer([(a, 0, 6), a])
     with pytest.raises(ValueError, match="multiple of 4 bytes"):
@@ -343,7 +305,7 @@ def test_gather_checks_happen_before_anything_queues(sg, kernel):
 
 
 def test_the_limit_message_fits_the_mode(direct, sg, kernel):
-    big = _buffer(direct.device, 20000)
+    big = fake_buffer(direct.device, 20000)
     with pytest.raises(ValueError, match="at most 16383 bytes"):
         direct.sendchannel.transfer(big)
     direct.sendchannel.transfer(big, 0, 16383)
@@ -351,11 +313,11 @@ def test_the_limit_message_fits_the_mode(direct, sg, kernel):
                             "max_transfer": 16320})
     with pytest.raises(ValueError, match="raise the dmak module parameter "
                                          "ring_size"):
-        sg.sendchannel.transfer(_buffer(sg.device, 20000))
+        sg.sendchannel.transfer(fake_buffer(sg.device, 20000))
 
 
 def test_transfer_many_uses_few_submits(sg, kernel):
-    buf = _buffer(sg.device, 1 << 16)
+    buf = fake_buffer(sg.device, 1 << 16)
     items = [(buf, 64 * i, 64) for i in range(600)]
     seqs = sg.sendchannel.transfer_many(items)
     assert seqs == list(range(1, 601))
@@ -364,7 +326,7 @@ def test_transfer_many_uses_few_submits(sg, kernel):
 
 
 def test_transfer_many_keeps_gathers_whole(sg, kernel):
-    buf = _buffer(sg.device, 1 << 16)
+    buf = fake_buffer(sg.device, 1 << 16)
     items = [(buf, 64 * i, 64) for i in range(250)]
     items.append([(buf, 64 * i, 64) for i in range(10)])
     items += [buf] * 5
@@ -375,7 +337,7 @@ def test_transfer_many_keeps_gathers_whole(sg, kernel):
 
 
 def test_transfer_many_checks_every_item_first(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     items = [buf] * 700 + [(buf, 4000, 200)]
     with pytest.raises(ValueError, match="item 700: start 4000"):
         sg.sendchannel.transfer_many(items)
@@ -391,7 +353,7 @@ def test_transfer_many_checks_every_item_first(sg, kernel):
 
 
 def test_transfer_many_on_direct_mode(direct, kernel):
-    buf = _buffer(direct.device, 4096)
+    buf = fake_buffer(direct.device, 4096)
     assert direct.recvchannel.transfer_many([buf, (buf, 0, 8)]) == [1, 2]
     with pytest.raises(pydmak.DmakError) as exc:
         direct.recvchannel.transfer_many([buf, [buf, buf]])
@@ -400,7 +362,7 @@ def test_transfer_many_on_direct_mode(direct, kernel):
 
 
 def test_wait_asks_only_for_the_newest(sg, kernel):
-    buf = _buffer(sg.device, 1 << 16)
+    buf = fake_buffer(sg.device, 1 << 16)
     sg.sendchannel.transfer_many([(buf, 0, 64 + 4 * i) for i in range(600)])
     kernel.calls.clear()
     assert sg.sendchannel.wait(5) == 64 + 4 * 599
@@ -412,7 +374,7 @@ def test_wait_asks_only_for_the_newest(sg, kernel):
 
 
 def test_wait_after_a_failure_reports_the_first(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     kernel.fail = {(0, 3): _uapi.ST_DMA_DEC_ERR, (0, 4): _uapi.ST_ABORTED,
                    (0, 5): _uapi.ST_ABORTED}
     sg.sendchannel.transfer_many([buf] * 5)
@@ -428,7 +390,7 @@ def test_wait_after_a_failure_reports_the_first(sg, kernel):
 
 
 def test_wait_skips_results_no_longer_kept(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     kernel.fail = {(1, 3): _uapi.ST_ABORTED}
     sg.recvchannel.transfer_many([buf] * 3)
     kernel.gone = {(1, 1)}
@@ -438,7 +400,7 @@ def test_wait_skips_results_no_longer_kept(sg, kernel):
 
 
 def test_wait_when_even_the_newest_result_is_gone(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     sg.sendchannel.transfer_many([buf] * 2)
     kernel.gone = {(0, 2)}
     with pytest.raises(pydmak.DmakError, match="no longer kept") as exc:
@@ -449,7 +411,7 @@ def test_wait_when_even_the_newest_result_is_gone(sg, kernel):
 
 
 def test_wait_timeout_keeps_everything_queued(sg, kernel):
-    buf = _buffer(sg.device, 4096)
+    buf = fake_buffer(sg.device, 4096)
     seqs = sg.sendchannel.transfer_many([buf] * 3)
     kernel.unfinished = {(0, 3)}
     with pytest.raises(pydmak.DMATimeoutError, match="stays queued"):
@@ -462,7 +424,7 @@ def test_wait_timeout_keeps_everything_queued(sg, kernel):
 
 
 def test_loopback_is_one_request(sg, kernel):
-    a, b, c = (_buffer(sg.device, 256) for _ in range(3))
+    a, b, c = (fake_buffer(sg.device, 256) for _ in range(3))
     sg.loopback([a, (b, 0, 16)], c)
     (name, entries), = kernel.calls
     assert [(e[0], e[3], e[4]) for e in entries] == [
@@ -515,13 +477,13 @@ def test_submit_errors_are_explained(sg, kernel):
     kernel.submit = refuse
     with pytest.raises(pydmak.DmakError, match="16320 bytes per descriptor"
                                                " x 256 descriptors"):
-        sg.sendchannel.transfer(_buffer(sg.device, 64))
+        sg.sendchannel.transfer(fake_buffer(sg.device, 64))
 
     def unsupported(arg):
         raise OSError(errno.EOPNOTSUPP, "no")
     kernel.submit = unsupported
     with pytest.raises(pydmak.DmakError, match="gathering several pieces"):
-        sg.sendchannel.transfer(_buffer(sg.device, 64))
+        sg.sendchannel.transfer(fake_buffer(sg.device, 64))
 
 
 def test_new_abi_fields_exist():

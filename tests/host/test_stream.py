@@ -11,22 +11,20 @@ import asyncio
 import ctypes
 import errno
 import gc
-import itertools
 import os
 import threading
 import time
-import weakref
 
 import numpy as np
 import pytest
 
 import pydmak
+from fakes import FakeDevice, fake_buffer
 from pydmak import _uapi
 from pydmak import dma as dma_mod
 from pydmak import stream as stream_mod
-from pydmak._memory import address
-from pydmak.buffer import DMABuffer, _Allocation
-from pydmak.device import Device, DeviceInfo, RawBuffer
+from pydmak.buffer import DMABuffer
+from pydmak.device import DeviceInfo
 from pydmak.stream import (Record, Slot, decode_records, max_slots,
                            slot_array, slot_layout)
 
@@ -46,7 +44,7 @@ SG = _info()
 DIRECT = _info(sg=False)
 
 
-# -- slot layout ---------------------------------------------------------------
+# -- slot layout --------------------------------------------------------------
 
 @pytest.mark.parametrize("nbytes, itemsize, slots, info, want", [
     (8 * 4096, 2, 8, SG, 4096),
@@ -102,7 +100,7 @@ def test_slots_are_bounded_by_ring_and_records():
         slot_layout(1 << 20, 1, 17, 64, _info(ring_size=16))
 
 
-# -- records and views ---------------------------------------------------------
+# -- records and views --------------------------------------------------------
 
 def _record(seq, index, nbytes, flags=0, status=0, channel=_uapi.S2MM,
             cyclic=True, dmasr=0x2):
@@ -146,45 +144,7 @@ def test_slot_array_views_items_or_bytes():
     assert v.shape == (15,)
 
 
-# -- a fake kernel ---------------------------------------------------------------
-
-_handles = itertools.count(1)
-
-
-class FakeDevice(Device):
-    """A Device that is never opened; the fake kernel answers its ioctls."""
-
-    def __init__(self, info: DeviceInfo) -> None:
-        self.path = "/dev/dmakF"
-        self._fd = 1000
-        self._allocations = weakref.WeakSet()
-        self._info = info
-
-    @property
-    def info(self) -> DeviceInfo:
-        return self._info
-
-    def close(self) -> None:
-        self._fd = None
-
-
-def _buffer(dev, shape, dtype="u1", misalign=0):
-    """A DMABuffer over ordinary memory that says it belongs to ``dev``."""
-    dt = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dt.itemsize
-    handle = next(_handles)
-    root = np.zeros(nbytes + 128, np.uint8)
-    root = root[-address(root) % 64:][:nbytes + 64]     # 64-byte aligned
-    raw = RawBuffer(handle=handle, size=nbytes + 64, cached=False,
-                    mmap_offset=0, dma_addr=0x10000000 + handle * 65536)
-    alloc = _Allocation(dev, raw, None)
-    alloc.vaddr = address(root)
-    alloc.handle_live = False        # nothing to free in a kernel
-    arr = root[misalign:misalign + nbytes].view(dt).reshape(shape)
-    arr = arr.view(DMABuffer)
-    arr._dmak = alloc
-    return arr
-
+# -- a fake kernel ------------------------------------------------------------
 
 class FakeKernel:
     """Answers CHANNEL_FD, CYCLIC and CHAN_OP STATUS; fills slots on demand."""
@@ -296,10 +256,10 @@ def _expect(seq, size):
     return (seq + np.arange(size)) % 251
 
 
-# -- CyclicStream ------------------------------------------------------------------
+# -- CyclicStream -------------------------------------------------------------
 
 def test_slots_come_in_order_and_the_previous_is_released(dma, kernel):
-    buf = _buffer(dma.device, 4 * 256, "u1")
+    buf = fake_buffer(dma.device, 4 * 256, "u1")
     s = dma.recvchannel.stream(buf, 4)
     assert (s.slots, s.slot_bytes) == (4, 256)
     cap = kernel.cap
@@ -333,7 +293,7 @@ def test_slots_come_in_order_and_the_previous_is_released(dma, kernel):
 
 
 def test_explicit_release_is_cumulative_and_idempotent(dma, kernel):
-    buf = _buffer(dma.device, 8 * 64, "u1")
+    buf = fake_buffer(dma.device, 8 * 64, "u1")
     s = dma.recvchannel.stream(buf, 8, 64)
     for _ in range(4):
         kernel.fill(buf)
@@ -358,7 +318,7 @@ def test_explicit_release_is_cumulative_and_idempotent(dma, kernel):
 
 
 def test_slot_views_take_the_buffers_dtype_or_bytes(dma, kernel):
-    buf = _buffer(dma.device, (4, 16), "<u4")
+    buf = fake_buffer(dma.device, (4, 16), "<u4")
     s = dma.recvchannel.stream(buf, 4)
     assert s.slot_bytes == 64
     kernel.fill(buf)                          # a full slot: a row
@@ -372,7 +332,7 @@ def test_slot_views_take_the_buffers_dtype_or_bytes(dma, kernel):
     assert (c.sof, c.eof) == (False, True)
     assert np.array_equal(c, _expect(3, 7))
     s.close()
-    img = _buffer(dma.device, (3, 4, 8), "u2")   # three 4x8 frames
+    img = fake_buffer(dma.device, (3, 4, 8), "u2")   # three 4x8 frames
     s = dma.recvchannel.stream(img, 3)
     kernel.fill(img)
     frame = next(s)
@@ -382,7 +342,7 @@ def test_slot_views_take_the_buffers_dtype_or_bytes(dma, kernel):
 
 
 def test_ufunc_results_are_not_slots_that_release(dma, kernel):
-    buf = _buffer(dma.device, 2 * 64, "u1")
+    buf = fake_buffer(dma.device, 2 * 64, "u1")
     with dma.recvchannel.stream(buf, 2) as s:
         kernel.fill(buf)
         a = next(s)
@@ -396,7 +356,7 @@ def test_ufunc_results_are_not_slots_that_release(dma, kernel):
 
 
 def test_overrun_flag(dma, kernel):
-    buf = _buffer(dma.device, 2 * 64, "u1")
+    buf = fake_buffer(dma.device, 2 * 64, "u1")
     with dma.recvchannel.stream(buf, 2) as s:
         kernel.fill(buf)
         kernel.fill(buf, overrun=True)
@@ -405,7 +365,7 @@ def test_overrun_flag(dma, kernel):
 
 
 def test_timeout_then_the_capture_goes_on(dma, kernel):
-    buf = _buffer(dma.device, 2 * 64, "u1")
+    buf = fake_buffer(dma.device, 2 * 64, "u1")
     with dma.recvchannel.stream(buf, 2, timeout=0.05) as s:
         start = time.monotonic()
         with pytest.raises(pydmak.DMATimeoutError, match="within 0.05 s"):
@@ -426,7 +386,7 @@ def test_timeout_then_the_capture_goes_on(dma, kernel):
 
 
 def test_blocked_next_wakes_when_a_slot_fills(dma, kernel):
-    buf = _buffer(dma.device, 2 * 64, "u1")
+    buf = fake_buffer(dma.device, 2 * 64, "u1")
     with dma.recvchannel.stream(buf, 2) as s:
         timer = threading.Timer(0.3, kernel.fill, (buf,))
         timer.start()
@@ -437,7 +397,7 @@ def test_blocked_next_wakes_when_a_slot_fills(dma, kernel):
 
 
 def test_close_from_another_thread_ends_a_blocked_next(dma, kernel):
-    buf = _buffer(dma.device, 2 * 64, "u1")
+    buf = fake_buffer(dma.device, 2 * 64, "u1")
     s = dma.recvchannel.stream(buf, 2)
     fd = s.fileno()
     got = []
@@ -453,7 +413,7 @@ def test_close_from_another_thread_ends_a_blocked_next(dma, kernel):
 
 
 def test_error_record_raises_dma_error_after_the_good_slots(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     kernel.fill(buf)
     kernel.fill(buf)
@@ -478,7 +438,7 @@ def test_error_record_raises_dma_error_after_the_good_slots(dma, kernel):
 
 
 def test_a_reset_ends_the_capture_with_an_error(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     kernel.fill(buf)
     kernel.fail(_uapi.ST_RESET, 0)
@@ -492,7 +452,7 @@ def test_a_reset_ends_the_capture_with_an_error(dma, kernel):
 
 
 def test_lost_records_are_an_error(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     kernel.fill(buf)
     kernel.push(_record(3, 2, 64))
@@ -507,7 +467,7 @@ def test_lost_records_are_an_error(dma, kernel):
 def test_records_lost_before_the_capture_are_no_error(dma, kernel):
     """The file lost records of earlier transfers it never read: the kernel
     flags the next record, the capture's first, which is all there."""
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     kernel.fill(buf)
     kernel.push(_record(1, 0, 64, _uapi.COMPL_OVERFLOW))
@@ -517,7 +477,7 @@ def test_records_lost_before_the_capture_are_no_error(dma, kernel):
 
 
 def test_records_from_before_the_capture_are_ignored(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     s.close()
     # left in the file by the first capture and by ordinary transfers
@@ -544,7 +504,7 @@ def test_records_from_before_the_capture_are_ignored(dma, kernel):
 
 
 def test_async_for(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -565,7 +525,7 @@ def test_async_for(dma, kernel):
 
 
 def test_async_timeout_and_close_from_another_task(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
 
     async def main():
         s = dma.recvchannel.stream(buf, 4, timeout=0.05)
@@ -582,7 +542,7 @@ def test_async_timeout_and_close_from_another_task(dma, kernel):
 
 
 def test_start_errors(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     kernel.errors["START"] = errno.EBUSY
     with pytest.raises(pydmak.DmakError, match="a capture already runs") \
             as exc:
@@ -609,17 +569,17 @@ def test_start_errors(dma, kernel):
 
 
 def test_argument_errors(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     with pytest.raises(ValueError, match="captures on the receive channel"):
         dma.sendchannel.stream(buf, 4)
     with pytest.raises(TypeError, match="pydmak.allocate"):
         dma.recvchannel.stream(np.zeros(256, np.uint8), 4)
     with pytest.raises(ValueError, match="C-contiguous"):
         dma.recvchannel.stream(buf[::2], 2)
-    other = _buffer(FakeDevice(SG), 256)
+    other = fake_buffer(FakeDevice(SG), 256)
     with pytest.raises(ValueError, match="device=dma.device"):
         dma.recvchannel.stream(other, 4)
-    odd = _buffer(dma.device, 256, misalign=2)
+    odd = fake_buffer(dma.device, 256, misalign=2)
     with pytest.raises(ValueError, match="not a multiple of 4 bytes"):
         dma.recvchannel.stream(odd, 4, 60)
     with pytest.raises(ValueError, match=r"slots must be 2\.\.256"):
@@ -631,7 +591,7 @@ def test_argument_errors(dma, kernel):
 
 def test_direct_mode_is_refused(kernel):
     dma = pydmak.DMA(FakeDevice(DIRECT))
-    buf = _buffer(dma.device, 256)
+    buf = fake_buffer(dma.device, 256)
     with pytest.raises(pydmak.DmakError, match="scatter-gather") as exc:
         dma.recvchannel.stream(buf, 4)
     assert exc.value.errno == errno.EOPNOTSUPP
@@ -639,7 +599,7 @@ def test_direct_mode_is_refused(kernel):
 
 
 def test_a_lost_stream_is_stopped_by_its_finalizer(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     fd = s.fileno()
     kernel.fill(buf)
@@ -655,7 +615,7 @@ def test_a_lost_stream_is_stopped_by_its_finalizer(dma, kernel):
 
 
 def test_closing_the_device_ends_iteration(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     kernel.fill(buf)
     dma.device.close()
@@ -664,7 +624,7 @@ def test_closing_the_device_ends_iteration(dma, kernel):
 
 
 def test_submit_during_a_capture_is_explained(dma, kernel):
-    buf = _buffer(dma.device, 256)
+    buf = fake_buffer(dma.device, 256)
 
     def busy(fd, request, arg):
         raise OSError(errno.EBUSY, "busy")
@@ -676,7 +636,7 @@ def test_submit_during_a_capture_is_explained(dma, kernel):
 
 
 def test_repr(dma, kernel):
-    buf = _buffer(dma.device, 4 * 64, "u1")
+    buf = fake_buffer(dma.device, 4 * 64, "u1")
     s = dma.recvchannel.stream(buf, 4)
     assert "4 slots of 64 bytes" in repr(s)
     s.close()

@@ -79,24 +79,40 @@ def wait_for(predicate, timeout=5.0):
 def no_leaked_buffers():
     """Every test gives back all the buffer memory it took."""
     yield
-    gc.collect()
     if (SYSFS / "dmak0").exists():
-        # Ended transfers drop their buffers from a work item: allow it.
-        wait_for(lambda: live_buffers() == (0, 0))
-        assert live_buffers() == (0, 0)
+        assert_buffers_returned(0)
 
 
-SIM_DEBUGFS = pathlib.Path("/sys/kernel/debug/dmak-sim/0")
+SIM_DEBUGFS = pathlib.Path("/sys/kernel/debug/dmak-sim")
 
 
-def sim_fault(text):
-    """Arms a simulator fault, e.g. "mm2s decerr", or "clear"."""
-    (SIM_DEBUGFS / "fault").write_text(text)
+def sim_fault(text, index=0):
+    """Arms a fault of simulator instance ``index``, e.g. "mm2s decerr",
+    "mm2s sg-decerr", or "clear"."""
+    (SIM_DEBUGFS / str(index) / "fault").write_text(text)
 
 
-def sim_set(name, value):
-    """Sets a simulator knob of instance 0: bandwidth, fifo_depth."""
-    (SIM_DEBUGFS / name).write_text(str(value))
+def sim_set(name, value, index=0):
+    """Sets a knob of simulator instance ``index``: bandwidth, fifo_depth."""
+    (SIM_DEBUGFS / str(index) / name).write_text(str(value))
+
+
+def with_modules(sim_args, dmak_args=()):
+    """The body of a module-scoped fixture: the modules loaded with these
+    arguments for the module's tests, the default load again after."""
+    load_modules(sim_args, dmak_args)
+    yield
+    gc.collect()
+    load_modules()
+
+
+def assert_buffers_returned(*indices):
+    """Every instance of ``indices`` got back all its buffer memory. Ended
+    transfers drop their buffers from a work item: this allows for it."""
+    gc.collect()
+    for index in indices:
+        wait_for(lambda i=index: live_buffers(i) == (0, 0))
+        assert live_buffers(index) == (0, 0), f"dmak{index}"
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import errno
 import gc
 import multiprocessing
 import os
-import pathlib
 import signal
 import threading
 import time
@@ -26,10 +25,10 @@ import pytest
 import pydmak
 from pydmak import _uapi
 from pydmak._libc import ioctl
-from conftest import live_buffers, load_modules, sysfs_attr, wait_for
+from conftest import (assert_buffers_returned, live_buffers, sim_fault,
+                     sim_set, wait_for, with_modules)
 
 DIRECT, SG = 0, 1
-SIM = pathlib.Path("/sys/kernel/debug/dmak-sim")
 
 
 # -- set-up ------------------------------------------------------------------
@@ -37,27 +36,14 @@ SIM = pathlib.Path("/sys/kernel/debug/dmak-sim")
 @pytest.fixture(scope="module", autouse=True)
 def two_instances():
     """dmak0 direct and dmak1 SG; the default load again afterwards."""
-    load_modules(["instances=2", "sg=0,1"])
-    yield
-    gc.collect()
-    load_modules()
+    yield from with_modules(["instances=2", "sg=0,1"])
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_sg_buffers(two_instances):
     """The SG instance gets back all the buffer memory a test took."""
     yield
-    gc.collect()
-    wait_for(lambda: live_buffers(SG) == (0, 0))
-    assert sysfs_attr("buffers", SG) == "0 0"
-
-
-def sim_fault(text):
-    (SIM / str(SG) / "fault").write_text(text)
-
-
-def sim_set(name, value):
-    (SIM / str(SG) / name).write_text(str(value))
+    assert_buffers_returned(SG)
 
 
 def _open(index=SG):
@@ -71,8 +57,8 @@ def _close(dev, dma):
                 or dma.sendchannel.queued or dma.recvchannel.queued:
             dma.sendchannel.reset()
     finally:
-        sim_fault("clear")
-        sim_set("bandwidth", 0)
+        sim_fault("clear", SG)
+        sim_set("bandwidth", 0, SG)
         dma.close()
         dev.close()
 
@@ -224,7 +210,7 @@ def test_slow_consumer_never_sees_a_torn_slot(sg):
     packet, no packet is lost, and every stall is flagged on a slot."""
     dev, dma = sg
     slots, words = 8, 1024
-    sim_set("bandwidth", 20_000_000)
+    sim_set("bandwidth", 20_000_000, SG)
     buf = alloc(dev, (slots, words))
     extra = alloc(dev, (1, words))
     sender = Sender(words)
@@ -398,7 +384,7 @@ def test_capture_after_the_file_lost_records(sg):
         b.freebuffer()
 
 
-# -- packets and slots of other sizes ------------------------------------------
+# -- packets and slots of other sizes -----------------------------------------
 
 def test_packets_larger_and_smaller_than_a_slot(sg):
     dev, dma = sg
@@ -440,7 +426,7 @@ def test_packets_larger_and_smaller_than_a_slot(sg):
     buf.freebuffer()
 
 
-# -- ending a capture -----------------------------------------------------------
+# -- ending a capture ---------------------------------------------------------
 
 def test_close_while_capturing(sg):
     """close() of an idle capture, then of one stalled with packets in
@@ -554,7 +540,7 @@ def test_kill_9_while_capturing(sg):
     works(dev, dma)
 
 
-# -- errors --------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------
 
 def test_direct_mode_is_refused():
     dev, dma = _open(DIRECT)
@@ -674,7 +660,7 @@ def test_dma_error_ends_the_capture_and_reset_recovers(sg):
     dma.sendchannel.wait(10)
     # The fault hits the next descriptor the engine begins: the one after
     # the slot it already waits on, so one more good slot may come first.
-    sim_fault("s2mm slverr")
+    sim_fault("s2mm slverr", SG)
     send_batch(dma, src, 2)
     good = 0
     with pytest.raises(pydmak.DMAError) as exc:

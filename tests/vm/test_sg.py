@@ -22,12 +22,12 @@ import pydmak
 from pydmak import _uapi
 from pydmak import dma as dma_mod
 from pydmak._libc import ioctl
-from conftest import SYSFS, live_buffers, load_modules, sysfs_attr, wait_for
+from conftest import (SYSFS, assert_buffers_returned, live_buffers, sim_fault,
+                     sim_set, sysfs_attr, wait_for, with_modules)
 
 DIRECT, SG = 0, 1
 LENGTH_WIDTH = 14
 DESC_MAX = ((1 << LENGTH_WIDTH) - 1) // 64 * 64          # 16320
-SIM = pathlib.Path("/sys/kernel/debug/dmak-sim")
 RNG = np.random.default_rng(2025)
 SENTINEL = 0xA5
 
@@ -41,29 +41,15 @@ SG_INT_ERR, SG_SLV_ERR, SG_DEC_ERR = 1 << 8, 1 << 9, 1 << 10
 @pytest.fixture(scope="module", autouse=True)
 def two_instances():
     """dmak0 direct and dmak1 SG; the default load again afterwards."""
-    load_modules(["instances=2", "sg=0,1", f"length_width={LENGTH_WIDTH}"])
-    yield
-    gc.collect()
-    load_modules()
+    yield from with_modules(["instances=2", "sg=0,1",
+                             f"length_width={LENGTH_WIDTH}"])
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_sg_buffers(two_instances):
     """The SG instance gets back all the buffer memory a test took."""
     yield
-    gc.collect()
-    wait_for(lambda: live_buffers(SG) == (0, 0))
-    assert live_buffers(SG) == (0, 0)
-
-
-def sim_fault(index, text):
-    """Arms a one-shot fault of instance ``index``, e.g. "mm2s sg-decerr"."""
-    (SIM / str(index) / "fault").write_text(text)
-
-
-def sim_set(index, name, value):
-    """Sets a knob of instance ``index``: bandwidth, fifo_depth."""
-    (SIM / str(index) / name).write_text(str(value))
+    assert_buffers_returned(SG)
 
 
 def _open(index):
@@ -78,9 +64,9 @@ def _close(dev, dma, index):
         if dma.sendchannel.queued or dma.recvchannel.queued:
             dma.sendchannel.reset()
     finally:
-        sim_fault(index, "clear")
-        sim_set(index, "bandwidth", 0)
-        sim_set(index, "fifo_depth", 65536)
+        sim_fault("clear", index)
+        sim_set("bandwidth", 0, index)
+        sim_set("fifo_depth", 65536, index)
         dma.close()
         dev.close()
 
@@ -597,7 +583,7 @@ def test_coalescing_cuts_interrupts(sg):
     unit_us = dma.info.delay_unit_ns / 1000
     srcs = alloc(dev, n * size)
     dsts = alloc(dev, n * size, sentinel=0)
-    sim_set(SG, "fifo_depth", 1 << 20)
+    sim_set("fifo_depth", 1 << 20, SG)
     recv = dma.recvchannel
     try:
         recv.coalesce(16, delay_us=255 * unit_us)
@@ -631,7 +617,7 @@ def test_delay_timer_on_a_slow_stream(sg):
     recv = dma.recvchannel
     try:
         recv.coalesce(16, delay_us=50)
-        sim_set(SG, "bandwidth", 1_000_000)
+        sim_set("bandwidth", 1_000_000, SG)
         irqs = recv.interrupts
         recv.transfer_many([(dsts, i * size, size) for i in range(n)])
         dma.sendchannel.transfer_many(
@@ -642,7 +628,7 @@ def test_delay_timer_on_a_slow_stream(sg):
         assert np.array_equal(srcs, dsts)
         assert 4 <= irqs <= n, irqs
     finally:
-        sim_set(SG, "bandwidth", 0)
+        sim_set("bandwidth", 0, SG)
         recv.coalesce(1)
     free(srcs, dsts)
 
@@ -719,7 +705,7 @@ def test_fault_is_named_the_rest_aborted_and_reset_recovers(
         srcs = [alloc(dev, 4096) for _ in range(3)]
         dsts = [alloc(dev, 4096, sentinel=0) for _ in range(3)]
         failing = dma.sendchannel if chan == "mm2s" else dma.recvchannel
-        sim_fault(index, f"{chan} {fault}")
+        sim_fault(f"{chan} {fault}", index)
         recv = dma.recvchannel.transfer_many(dsts)
         send = dma.sendchannel.transfer_many(srcs)
         seqs = send if chan == "mm2s" else recv
@@ -749,7 +735,7 @@ def test_fault_is_named_the_rest_aborted_and_reset_recovers(
 def test_lost_interrupt_costs_a_delay_not_a_hang(sg):
     dev, dma = sg
     src, dst = alloc(dev, 40000), alloc(dev, 40000, sentinel=0)
-    sim_fault(SG, "s2mm lost-irq")
+    sim_fault("s2mm lost-irq", SG)
     dma.recvchannel.transfer(dst)
     dma.sendchannel.transfer(src)
     assert dma.sendchannel.wait(10) == 40000
@@ -776,7 +762,7 @@ def _fill_the_ring(dev, dma, count=8, size=256 << 10):
 
 def test_close_with_the_ring_in_flight(sg):
     dev, dma = sg
-    sim_set(SG, "bandwidth", 2_000_000)        # 2 MiB take about a second
+    sim_set("bandwidth", 2_000_000, SG)        # 2 MiB take about a second
     other, other_dma = _open(SG)
     src, dst = _fill_the_ring(other, other_dma)
     assert wait_for(lambda d=dst: (d != 0).any(), 5)   # data is moving
@@ -787,7 +773,7 @@ def test_close_with_the_ring_in_flight(sg):
     gc.collect()
     assert wait_for(lambda: live_buffers(SG) == (0, 0))
     assert dma.sendchannel.queued == 0 and dma.recvchannel.queued == 0
-    sim_set(SG, "bandwidth", 0)
+    sim_set("bandwidth", 0, SG)
     works(dev, dma, 3 * DESC_MAX + 5)
 
 
@@ -800,7 +786,7 @@ def _queue_and_hang(conn):
 
 def test_kill_9_with_the_ring_in_flight(sg):
     dev, dma = sg
-    sim_set(SG, "bandwidth", 2_000_000)
+    sim_set("bandwidth", 2_000_000, SG)
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe()
     p = ctx.Process(target=_queue_and_hang, args=(child,))
@@ -815,5 +801,5 @@ def test_kill_9_with_the_ring_in_flight(sg):
     assert p.exitcode == -signal.SIGKILL
     assert wait_for(lambda: live_buffers(SG) == (0, 0))
     assert dma.sendchannel.queued == 0 and dma.recvchannel.queued == 0
-    sim_set(SG, "bandwidth", 0)
+    sim_set("bandwidth", 0, SG)
     works(dev, dma, 3 * DESC_MAX + 5)

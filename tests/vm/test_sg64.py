@@ -18,7 +18,6 @@ descriptors' MSB words are proved by the data: the simulated engine moves
 bytes to and from the full 64-bit address it reads from each descriptor.
 """
 
-import gc
 import pathlib
 import re
 
@@ -27,7 +26,7 @@ import pytest
 
 import pydmak
 from pydmak import _uapi
-from conftest import live_buffers, load_modules, sh, wait_for
+from conftest import assert_buffers_returned, sh, with_modules
 
 DIRECT64, SG64, DIRECT32, SG32 = 0, 1, 2, 3
 WIDE = [DIRECT64, SG64]
@@ -59,21 +58,16 @@ NO_HIGH_MEMORY = ("the guest has no RAM above 4 GiB, so a 64-bit DMA mask "
 @pytest.fixture(scope="module", autouse=True)
 def four_instances():
     """64-bit and 32-bit, direct and SG; the default load again afterwards."""
-    load_modules(["instances=4", "sg=0,1,0,1", "addr_width=64,64,32,32",
-                  f"length_width={LENGTH_WIDTH}"])
-    yield
-    gc.collect()
-    load_modules()
+    yield from with_modules(["instances=4", "sg=0,1,0,1",
+                             "addr_width=64,64,32,32",
+                             f"length_width={LENGTH_WIDTH}"])
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_buffers_anywhere(four_instances):
     """Every instance gets back all the buffer memory a test took."""
     yield
-    gc.collect()
-    for index in (DIRECT64, SG64, DIRECT32, SG32):
-        wait_for(lambda i=index: live_buffers(i) == (0, 0))
-        assert live_buffers(index) == (0, 0), index
+    assert_buffers_returned(DIRECT64, SG64, DIRECT32, SG32)
 
 
 @pytest.fixture

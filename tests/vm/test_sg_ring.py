@@ -8,14 +8,13 @@ must keep loading the transfers queued behind a full ring from the
 interrupts. Every byte and every count is checked.
 """
 
-import gc
 
 import numpy as np
 import pytest
 
 import pydmak
 from pydmak import _uapi
-from conftest import live_buffers, load_modules, sysfs_attr, wait_for
+from conftest import assert_buffers_returned, sysfs_attr, with_modules
 
 RING = 4
 LENGTH_WIDTH = 14
@@ -28,11 +27,9 @@ BATCH = 1000            # results of the last 1024 transfers are kept
 def small_ring():
     """dmak0: an SG instance with a 4-descriptor ring; the default load
     again afterwards."""
-    load_modules(["instances=1", "sg=1", f"length_width={LENGTH_WIDTH}"],
-                 [f"ring_size={RING}"])
-    yield
-    gc.collect()
-    load_modules()
+    yield from with_modules(["instances=1", "sg=1",
+                             f"length_width={LENGTH_WIDTH}"],
+                            [f"ring_size={RING}"])
 
 
 @pytest.fixture
@@ -44,8 +41,7 @@ def sg():
         dma.sendchannel.reset()
     dma.close()
     dev.close()
-    gc.collect()
-    assert wait_for(lambda: live_buffers(0) == (0, 0))
+    assert_buffers_returned(0)
 
 
 def raw(buf):
