@@ -277,6 +277,10 @@ struct dmak_client {
  * @vaddr: kernel address
  * @page: first page of a cached buffer (NULL for coherent ones)
  * @dma: bus address of byte 0
+ * @attach: an imported dma-buf's attachment to this device (else NULL);
+ *	@vaddr and @page are NULL then, @flags has DMAK_BUF_CACHED so that
+ *	transfers maintain the caches, and @alloc_size is the dma-buf's size
+ * @sgt: the imported dma-buf as this device maps it
  */
 struct dmak_buf {
 	struct kref ref;
@@ -289,6 +293,8 @@ struct dmak_buf {
 	void *vaddr;
 	struct page *page;
 	dma_addr_t dma;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
 };
 
 /* dmak_main.c */
@@ -382,6 +388,13 @@ int dmak_buf_free(struct dmak_client *cl, u32 handle);
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg);
 int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma);
 void dmak_buf_release_all(struct dmak_client *cl);
+int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf);
+int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma);
+
+/* dmak_dmabuf.c */
+long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg);
+long dmak_ioctl_import(struct dmak_client *cl, void __user *uarg);
+void dmak_dmabuf_release(struct dmak_buf *buf);
 void dmak_client_put(struct dmak_client *cl);
 
 #endif /* _DMAK_H */

@@ -7,6 +7,7 @@
  * and (later) each transfer hold a reference; the memory goes back to the
  * kernel, and the bytes back to the client's quota, on the last put.
  */
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/mm.h>
@@ -24,12 +25,17 @@ static void dmak_buf_release(struct kref *ref)
 	struct dmak_dev *dd = cl->dd;
 	struct device *hw = dd->hw;
 
-	if (buf->page)
-		dma_free_pages(hw, buf->alloc_size, buf->page, buf->dma,
-			       DMA_BIDIRECTIONAL);
-	else
-		dma_free_coherent(hw, buf->alloc_size, buf->vaddr, buf->dma);
-	atomic64_sub(buf->alloc_size, &cl->used);
+	if (buf->attach) {
+		dmak_dmabuf_release(buf);
+	} else {
+		if (buf->page)
+			dma_free_pages(hw, buf->alloc_size, buf->page,
+				       buf->dma, DMA_BIDIRECTIONAL);
+		else
+			dma_free_coherent(hw, buf->alloc_size, buf->vaddr,
+					  buf->dma);
+		atomic64_sub(buf->alloc_size, &cl->used);
+	}
 	atomic64_sub(buf->alloc_size, &dd->buf_bytes);
 	atomic_dec(&dd->buf_count);
 	kfree(buf);
@@ -93,12 +99,40 @@ static int dmak_buf_alloc_mem(struct device *hw, struct dmak_buf *buf)
 	return buf->vaddr ? 0 : -ENOMEM;
 }
 
+/*
+ * Counts @buf, whose memory is there, on @cl's device and gives it a handle
+ * of @cl. On failure the buffer is put: its memory goes with it.
+ */
+int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf)
+{
+	struct dmak_dev *dd = cl->dd;
+	u32 handle;
+	int ret;
+
+	atomic_inc(&dd->buf_count);
+	atomic64_add(buf->alloc_size, &dd->buf_bytes);
+	kref_get(&cl->ref);
+	buf->owner = cl;
+	mutex_lock(&cl->lock);
+	ret = xa_alloc_cyclic(&dd->bufs, &handle, buf, DMAK_HANDLE_LIMIT,
+			      &dd->next_handle, GFP_KERNEL);
+	if (ret < 0) {
+		mutex_unlock(&cl->lock);
+		/* frees the memory, uncharges, puts cl */
+		dmak_buf_put(buf);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	buf->handle = handle;
+	list_add_tail(&buf->node, &cl->bufs);
+	mutex_unlock(&cl->lock);
+	return 0;
+}
+
 int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 {
 	u64 quota = READ_ONCE(dmak_buf_quota);
 	struct dmak_dev *dd = cl->dd;
 	struct dmak_buf *buf;
-	u32 handle;
 	int ret;
 
 	if (arg->flags & ~DMAK_BUF_CACHED || !arg->size)
@@ -123,25 +157,11 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 	if (ret)
 		goto err_uncharge;
 
-	atomic_inc(&dd->buf_count);
-	atomic64_add(buf->alloc_size, &dd->buf_bytes);
-	kref_get(&cl->ref);
-	buf->owner = cl;
-	mutex_lock(&cl->lock);
-	ret = xa_alloc_cyclic(&dd->bufs, &handle, buf, DMAK_HANDLE_LIMIT,
-			      &dd->next_handle, GFP_KERNEL);
-	if (ret < 0) {
-		mutex_unlock(&cl->lock);
-		/* frees the memory, uncharges, puts cl */
-		dmak_buf_put(buf);
-		return ret == -EBUSY ? -ENOSPC : ret;
-	}
-	buf->handle = handle;
-	list_add_tail(&buf->node, &cl->bufs);
-	mutex_unlock(&cl->lock);
-
-	arg->handle = handle;
-	arg->mmap_offset = (u64)handle << PAGE_SHIFT;
+	ret = dmak_buf_publish(cl, buf);
+	if (ret)
+		return ret;
+	arg->handle = buf->handle;
+	arg->mmap_offset = (u64)buf->handle << PAGE_SHIFT;
 	arg->dma_addr = buf->dma;
 	return 0;
 
@@ -203,7 +223,7 @@ int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)
 		ret = -EINVAL;
 		goto out;
 	}
-	if (!buf->page)
+	if (!(buf->flags & DMAK_BUF_CACHED))
 		goto out;	/* coherent: nothing to maintain */
 
 	start = buf->dma + arg->offset;
@@ -234,13 +254,27 @@ static const struct vm_operations_struct dmak_vm_ops = {
 };
 
 /*
+ * Maps @buf's memory into @vma from page vma->vm_pgoff of the buffer on;
+ * the caller checked that the range lies inside it.
+ */
+int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma)
+{
+	struct device *hw = buf->owner->dd->hw;
+
+	dmak_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	if (buf->page)
+		return dma_mmap_pages(hw, vma, buf->alloc_size, buf->page);
+	return dma_mmap_coherent(hw, vma, buf->vaddr, buf->dma,
+				 buf->alloc_size);
+}
+
+/*
  * Maps the buffer whose handle is the page offset of @vma. The mapping may
  * be shorter than the buffer, never longer; it always starts at byte 0.
  */
 int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
 {
 	unsigned long len = vma->vm_end - vma->vm_start;
-	struct device *hw = cl->dd->hw;
 	struct dmak_buf *buf;
 	int ret;
 
@@ -255,12 +289,13 @@ int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
 	}
 
 	vma->vm_pgoff = 0;
-	dmak_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	if (buf->page)
-		ret = dma_mmap_pages(hw, vma, buf->alloc_size, buf->page);
-	else
-		ret = dma_mmap_coherent(hw, vma, buf->vaddr, buf->dma,
-					buf->alloc_size);
+	if (buf->attach) {
+		/* the exporter maps it; the vma holds the dma-buf */
+		ret = dma_buf_mmap(buf->attach->dmabuf, vma, 0);
+		dmak_buf_put(buf);
+		return ret;
+	}
+	ret = dmak_buf_map_user(buf, vma);
 	if (ret)
 		goto err_put;
 

@@ -51,4 +51,24 @@ static inline void dmak_vm_flags_set(struct vm_area_struct *vma,
 #define DMAK_PLATFORM_REMOVE(fn)	.remove = fn##_int
 #endif
 
+/*
+ * The dma-buf calls live in the DMA_BUF symbol namespace; 6.13 names
+ * namespaces by string. dma_buf_map_attachment_unlocked() came with 6.2
+ * and went back to the 6.1 stable kernels; before, the plain call took
+ * the reservation lock itself.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#define DMAK_IMPORT_NS_DMA_BUF	MODULE_IMPORT_NS("DMA_BUF")
+#else
+#define DMAK_IMPORT_NS_DMA_BUF	MODULE_IMPORT_NS(DMA_BUF)
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 0)
+#define dmak_dma_buf_map	dma_buf_map_attachment_unlocked
+#define dmak_dma_buf_unmap	dma_buf_unmap_attachment_unlocked
+#else
+#define dmak_dma_buf_map	dma_buf_map_attachment
+#define dmak_dma_buf_unmap	dma_buf_unmap_attachment
+#endif
+
 #endif /* _DMAK_COMPAT_H */

@@ -148,6 +148,10 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return dmak_ioctl_channel_fd(cl, uarg);
 	case DMAK_IOC_CYCLIC:
 		return dmak_ioctl_cyclic(cl, uarg);
+	case DMAK_IOC_EXPORT:
+		return dmak_ioctl_export(cl, uarg);
+	case DMAK_IOC_IMPORT:
+		return dmak_ioctl_import(cl, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -6,7 +6,7 @@ one raises :class:`DeviceNotFoundError` saying what is missing.
 """
 
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
-from .buffer import DMABuffer, allocate
+from .buffer import DMABuffer, allocate, from_dmabuf
 from .device import Device, DeviceInfo, RawBuffer, default_device, devices
 from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
 from .errors import DeviceNotFoundError, DmakError
@@ -36,4 +36,5 @@ __all__ = [
     "allocate",
     "default_device",
     "devices",
+    "from_dmabuf",
 ]

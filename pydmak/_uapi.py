@@ -229,6 +229,27 @@ class dmak_cyclic(ctypes.Structure):
     ]
 
 
+class dmak_export(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("fd", ctypes.c_int32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
+class dmak_import(ctypes.Structure):
+    _fields_ = [
+        ("fd", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("handle", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+        ("size", ctypes.c_uint64),
+        ("mmap_offset", ctypes.c_uint64),
+        ("dma_addr", ctypes.c_uint64),
+    ]
+
+
 IOC_MAGIC = 0xDA
 
 IOC_INFO = _ior(IOC_MAGIC, 0x00, dmak_info)
@@ -240,6 +261,8 @@ IOC_WAIT = _iowr(IOC_MAGIC, 0x05, dmak_wait)
 IOC_CHAN_OP = _iowr(IOC_MAGIC, 0x06, dmak_chan_op)
 IOC_CHANNEL_FD = _iowr(IOC_MAGIC, 0x07, dmak_channel_fd)
 IOC_CYCLIC = _iowr(IOC_MAGIC, 0x08, dmak_cyclic)
+IOC_EXPORT = _iowr(IOC_MAGIC, 0x0A, dmak_export)
+IOC_IMPORT = _iowr(IOC_MAGIC, 0x0B, dmak_import)
 
 #: name -> ctypes structure, for the ABI check
 STRUCTS = {
@@ -254,6 +277,8 @@ STRUCTS = {
     "dmak_completion": dmak_completion,
     "dmak_channel_fd": dmak_channel_fd,
     "dmak_cyclic": dmak_cyclic,
+    "dmak_export": dmak_export,
+    "dmak_import": dmak_import,
 }
 
 #: name -> ioctl number, for the ABI check
@@ -267,4 +292,6 @@ IOCTLS = {
     "DMAK_IOC_CHAN_OP": IOC_CHAN_OP,
     "DMAK_IOC_CHANNEL_FD": IOC_CHANNEL_FD,
     "DMAK_IOC_CYCLIC": IOC_CYCLIC,
+    "DMAK_IOC_EXPORT": IOC_EXPORT,
+    "DMAK_IOC_IMPORT": IOC_IMPORT,
 }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Optional, Sequence, Tuple, Union
+import os
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from ._libc import replace_with_anonymous
 from ._memory import address, byte_span
 from .device import Device, RawBuffer, default_device
 
-__all__ = ["allocate", "DMABuffer"]
+__all__ = ["allocate", "from_dmabuf", "DMABuffer"]
 
 Shape = Union[int, Sequence[int]]
 
@@ -21,7 +22,7 @@ class _Allocation:
     """One kernel buffer mapped into this process, shared by its views."""
 
     __slots__ = ("device", "raw", "mmap", "vaddr", "freed", "handle_live",
-                 "__weakref__")
+                 "imports", "__weakref__")
 
     def __init__(self, device: Device, raw: RawBuffer, mapping) -> None:
         self.device = device
@@ -30,6 +31,26 @@ class _Allocation:
         self.vaddr = 0
         self.freed = False
         self.handle_live = True
+        #: id(device) -> (device, RawBuffer): the buffer on other devices
+        self.imports: Dict[int, Tuple[Device, RawBuffer]] = {}
+
+    def on(self, device: Device) -> RawBuffer:
+        """The buffer as ``device`` sees it: itself on its own device, else
+        imported there once (as a dma-buf) and kept until it is freed."""
+        if device is self.device:
+            return self.raw
+        if self.freed or not self.handle_live:
+            raise ValueError("the buffer was freed")
+        known = self.imports.get(id(device))
+        if known is not None and known[0] is device and not device.closed:
+            return known[1]
+        fd = self.device.export(self.raw.handle)
+        try:
+            raw = device.import_dmabuf(fd)
+        finally:
+            os.close(fd)
+        self.imports[id(device)] = (device, raw)
+        return raw
 
     def contains(self, arr: np.ndarray) -> bool:
         low, high = byte_span(arr)
@@ -39,6 +60,10 @@ class _Allocation:
         """Gives the handle back; the memory stays while it is mapped."""
         if self.handle_live:
             self.handle_live = False
+            imports, self.imports = self.imports, {}
+            for device, raw in imports.values():
+                if not device.closed:
+                    device.free(raw.handle)
             if not self.device.closed:
                 self.device.free(self.raw.handle)
 
@@ -141,6 +166,17 @@ class DMABuffer(np.ndarray):
     sync_to_device = flush
     sync_from_device = invalidate
 
+    def export(self) -> int:
+        """A new dma-buf file descriptor of the whole buffer.
+
+        For other drivers (a GPU, a display) and other processes; the
+        caller owns it and closes it with ``os.close()``. Every dmak device
+        takes the buffer as it is (``transfer()`` imports it by itself), so
+        pydmak's own DMAs do not need this.
+        """
+        alloc = self._alloc()
+        return alloc.device.export(alloc.raw.handle)
+
     def freebuffer(self) -> None:
         """Gives the buffer's memory back to the kernel now; idempotent.
 
@@ -199,7 +235,14 @@ def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
         raise TypeError(f"device must be a pydmak.Device, not "
                         f"{type(device).__name__}")
 
-    raw = device.alloc(nbytes, cached=bool(cacheable))
+    return _mapped(device, device.alloc(nbytes, cached=bool(cacheable)),
+                   dims, dt)
+
+
+def _mapped(device: Device, raw: RawBuffer, dims: Tuple[int, ...],
+            dt: np.dtype) -> DMABuffer:
+    """Maps buffer ``raw`` of ``device`` as an array; frees it on failure."""
+    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
     try:
         mapping = device.mmap(raw)
     except BaseException:
@@ -212,3 +255,36 @@ def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
     arr = root.view(dt).reshape(dims).view(DMABuffer)
     arr._dmak = alloc
     return arr
+
+
+def from_dmabuf(fd: int, shape: Shape, dtype="u1",
+                device: Optional[Device] = None) -> DMABuffer:
+    """A dma-buf from elsewhere as a DMA buffer of ``device``.
+
+    ``fd`` is a dma-buf file descriptor: from ``/dev/dma_heap/<heap>``, a
+    camera or GPU driver, or ``DMABuffer.export()``. The device attaches
+    it and maps it for itself; the array maps its memory. ``fd`` stays the
+    caller's (the buffer keeps its own reference). The device must see the
+    buffer as one block of bus addresses (``DmakError`` with ``EINVAL``
+    otherwise). Transfers on it maintain the CPU caches as for a
+    ``cacheable`` buffer; ``freebuffer()`` detaches it.
+    """
+    dims = _normalise_shape(shape)
+    dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError(f"dtype {dt} holds Python objects, which cannot "
+                        "live in a DMA buffer")
+    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    if nbytes < 1:
+        raise ValueError(f"shape {dims} of {dt} is empty")
+    if device is None:
+        device = default_device()
+    elif not isinstance(device, Device):
+        raise TypeError(f"device must be a pydmak.Device, not "
+                        f"{type(device).__name__}")
+    raw = device.import_dmabuf(fd)
+    if nbytes > raw.size:
+        device.free(raw.handle)
+        raise ValueError(f"shape {dims} of {dt} needs {nbytes} bytes; the "
+                         f"dma-buf has {raw.size}")
+    return _mapped(device, raw, dims, dt)

@@ -139,6 +139,21 @@ _REASONS: Dict[str, Dict[int, str]] = {
                       "channel; wait() sooner, or read the completion "
                       "records",
     },
+    "EXPORT": {
+        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
+        errno.EACCES: "buffer {handle} belongs to another open file",
+        errno.EINVAL: "buffer {handle} is itself imported: export the "
+                      "original",
+        errno.EMFILE: "the process has no file descriptor left for the "
+                      "dma-buf",
+    },
+    "IMPORT": {
+        errno.EBADF: "{fd} is not an open file descriptor",
+        errno.EINVAL: "{fd} is not a dma-buf, or this device cannot see it "
+                      "as one block of bus addresses (scattered pages with "
+                      "no IOMMU in front of the IP: use a contiguous "
+                      "buffer, e.g. pydmak.allocate() or a CMA heap)",
+    },
     "MMAP": {
         errno.EINVAL: "no buffer of this file is at offset {offset}, or "
                       "{length} bytes is longer than the buffer",
@@ -269,6 +284,29 @@ class Device:
         self._call("ALLOC", _uapi.IOC_ALLOC, raw, size=size,
                    quota=_QuotaText(self))
         return RawBuffer(handle=raw.handle, size=size, cached=bool(cached),
+                         mmap_offset=raw.mmap_offset, dma_addr=raw.dma_addr)
+
+    def export(self, handle: int) -> int:
+        """A new dma-buf file descriptor of a buffer (``DMAK_IOC_EXPORT``).
+
+        The caller owns the descriptor (close it when done); the buffer's
+        memory stays while the descriptor or any importer holds it.
+        """
+        raw = _uapi.dmak_export(handle=handle)
+        self._call("EXPORT", _uapi.IOC_EXPORT, raw, handle=handle)
+        return raw.fd
+
+    def import_dmabuf(self, fd: int) -> RawBuffer:
+        """Attaches a dma-buf to this device (``DMAK_IOC_IMPORT``).
+
+        Returns the buffer as this device sees it, under a handle of this
+        file; ``free()`` detaches it. ``fd`` stays the caller's.
+        """
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"fd must be an int, not {type(fd).__name__}")
+        raw = _uapi.dmak_import(fd=fd)
+        self._call("IMPORT", _uapi.IOC_IMPORT, raw, fd=fd)
+        return RawBuffer(handle=raw.handle, size=raw.size, cached=True,
                          mmap_offset=raw.mmap_offset, dma_addr=raw.dma_addr)
 
     def free(self, handle: int) -> None:

@@ -315,11 +315,6 @@ class DMAChannel:
             if value < 0:
                 raise ValueError(f"{name} must not be negative, not {value}")
         alloc = array._alloc()
-        if alloc.device is not self._dma.device:
-            raise ValueError(
-                f"the buffer belongs to {alloc.device!r}, this DMA uses "
-                f"{self._dma.device!r}: allocate it with "
-                "device=dma.device")
         if not array.flags.c_contiguous:
             raise ValueError("transfer() needs a C-contiguous array "
                              "(a strided view is not one block of memory)")
@@ -334,12 +329,14 @@ class DMAChannel:
                              f"array's {array.nbytes} bytes")
         info = self._dma.info
         offset = address(array) - alloc.vaddr + start
-        bus_address = alloc.raw.dma_addr + offset
+        # A buffer of another device is imported here once, as a dma-buf.
+        raw = alloc.on(self._dma.device)
+        bus_address = raw.dma_addr + offset
         if bus_address % info.alignment:
             raise ValueError(
                 f"address {bus_address:#x} is not a multiple of "
                 f"{info.alignment} bytes, as the IP without DRE needs")
-        return alloc.raw.handle, offset, nbytes
+        return raw.handle, offset, nbytes
 
     def _plan(self, array: Transfer, start: int = 0, nbytes: int = 0,
               cookie: int = 0) -> List[_uapi.dmak_xfer]:
@@ -367,9 +364,11 @@ class DMAChannel:
         """Queues a transfer of ``array[start:start+nbytes]`` (bytes).
 
         ``nbytes=0`` means to the end of the array. Returns the transfer's
-        sequence number. The array must come from ``pydmak.allocate()`` on
-        this DMA's device and be contiguous; a cached buffer is flushed (or
-        invalidated, for a receive) by the driver. One transfer is one
+        sequence number. The array must come from ``pydmak.allocate()`` (on
+        any dmak device: another device's buffer is imported here once, as
+        a dma-buf) or ``pydmak.from_dmabuf()`` and be contiguous; a
+        cached buffer is flushed (or invalidated, for a receive) by the
+        driver. One transfer is one
         stream packet, up to ``dma.buffer_max_size`` bytes (with SG the
         driver splits it over descriptors).
 
@@ -660,7 +659,7 @@ class DMAChannel:
         zero-copy view of the bytes it received; a slot goes back to the
         engine when the next is taken (or by ``slot.release()``), and the
         engine never overwrites one still held. ``buffer`` comes from
-        ``pydmak.allocate()`` on this DMA's device and is C-contiguous;
+        ``pydmak.allocate()`` (on any dmak device) and is C-contiguous;
         slot i is bytes ``i * slot_bytes`` to ``(i + 1) * slot_bytes`` of it.
         ``slot_bytes`` defaults to ``buffer.nbytes // slots`` rounded down
         to a multiple of ``info.alignment`` and of the item size, and may be

@@ -328,10 +328,6 @@ class CyclicStream:
             raise TypeError("stream() takes an array from pydmak.allocate(), "
                             f"not {type(buffer).__name__}")
         alloc = buffer._alloc()
-        if alloc.device is not device:
-            raise ValueError(
-                f"the buffer belongs to {alloc.device!r}, this DMA uses "
-                f"{device!r}: allocate it with device=dma.device")
         if not buffer.flags.c_contiguous:
             raise ValueError("stream() needs a C-contiguous array (a strided "
                              "view is not one block of memory)")
@@ -342,7 +338,8 @@ class CyclicStream:
         self.slots = operator.index(slots)
         """Slots in the ring."""
         offset = address(buffer) - alloc.vaddr
-        bus = alloc.raw.dma_addr + offset
+        raw = alloc.on(device)      # imported here if another device's
+        bus = raw.dma_addr + offset
         if bus % info.alignment:
             raise ValueError(
                 f"the buffer's address {bus:#x} is not a multiple of "
@@ -380,7 +377,7 @@ class CyclicStream:
             self._poller = select.poll()
             self._poller.register(fd_arg.fd, select.POLLIN)
             self._drain()           # records of earlier transfers
-            self._start(alloc.raw.handle, offset)
+            self._start(raw.handle, offset)
         except BaseException:
             self._handle.stopped = True     # never started
             self._finalizer()

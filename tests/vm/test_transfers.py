@@ -153,8 +153,6 @@ def test_bad_arguments_are_refused_before_anything_queues(dma, dev):
         send.transfer(buf, 2)
     with pytest.raises(ValueError, match="contiguous"):
         send.transfer(buf.reshape(64, 64)[:, :8])
-    with pytest.raises(ValueError, match="device=dma.device"):
-        send.transfer(pydmak.allocate(16))
     with pytest.raises(ValueError, match="timeout"):
         send.wait(-1)
     buf.freebuffer()

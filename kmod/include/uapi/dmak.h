@@ -373,6 +373,52 @@ struct dmak_cyclic {
 	__u64 reserved[2];
 };
 
+/**
+ * struct dmak_export - a buffer as a dma-buf file (DMAK_IOC_EXPORT, read-write)
+ * @handle: the buffer, owned by this file
+ * @flags: zero
+ * @fd: out: a new dma-buf file descriptor (O_RDWR, O_CLOEXEC) that keeps
+ *	the buffer's memory alive until its last user lets go
+ * @reserved: zero
+ *
+ * Any device may import the dma-buf: another dmak device (DMAK_IOC_IMPORT),
+ * a camera, a GPU. Its mmap() maps the buffer as the device's mmap does.
+ */
+struct dmak_export {
+	__u32 handle;
+	__u32 flags;
+	__s32 fd;
+	__u32 reserved;
+};
+
+/**
+ * struct dmak_import - a dma-buf as a buffer of this file
+ *	(DMAK_IOC_IMPORT, read-write)
+ * @fd: a dma-buf file descriptor: from DMAK_IOC_EXPORT of any dmak
+ *	device, /dev/dma_heap/<heap>, or another driver
+ * @flags: zero
+ * @handle: out: the handle of the imported buffer on this device, used as
+ *	any other (SUBMIT, FREE, mmap, CYCLIC); FREE or closing the file
+ *	detaches it
+ * @reserved: zero
+ * @size: out: bytes of the dma-buf
+ * @mmap_offset: out: as dmak_alloc's (maps the dma-buf)
+ * @dma_addr: out: where this device sees the buffer
+ *
+ * The device maps the dma-buf for itself (an IOMMU between the IP and
+ * memory gets its own mapping). It must see the buffer as one block of
+ * addresses: EINVAL otherwise.
+ */
+struct dmak_import {
+	__s32 fd;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__u64 size;
+	__u64 mmap_offset;
+	__u64 dma_addr;
+};
+
 #define DMAK_IOC_MAGIC		0xDA
 
 #define DMAK_IOC_INFO		_IOR(DMAK_IOC_MAGIC, 0x00, struct dmak_info)
@@ -385,5 +431,7 @@ struct dmak_cyclic {
 #define DMAK_IOC_CHANNEL_FD	_IOWR(DMAK_IOC_MAGIC, 0x07, \
 				      struct dmak_channel_fd)
 #define DMAK_IOC_CYCLIC		_IOWR(DMAK_IOC_MAGIC, 0x08, struct dmak_cyclic)
+#define DMAK_IOC_EXPORT		_IOWR(DMAK_IOC_MAGIC, 0x0A, struct dmak_export)
+#define DMAK_IOC_IMPORT		_IOWR(DMAK_IOC_MAGIC, 0x0B, struct dmak_import)
 
 #endif /* _UAPI_LINUX_DMAK_H */
