@@ -134,17 +134,20 @@ long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg)
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	if (buf->attach) {
+		/* an imported buffer: the dma-buf it came from, once more */
+		dmabuf = buf->attach->dmabuf;
+		get_dma_buf(dmabuf);
 		dmak_buf_put(buf);
-		return -EINVAL;		/* export the original instead */
-	}
-	info.ops = &dmak_export_ops;
-	info.size = buf->alloc_size;
-	info.flags = O_RDWR;
-	info.priv = buf;		/* the reference taken above */
-	dmabuf = dma_buf_export(&info);
-	if (IS_ERR(dmabuf)) {
-		dmak_buf_put(buf);
-		return PTR_ERR(dmabuf);
+	} else {
+		info.ops = &dmak_export_ops;
+		info.size = buf->alloc_size;
+		info.flags = O_RDWR;
+		info.priv = buf;	/* the reference taken above */
+		dmabuf = dma_buf_export(&info);
+		if (IS_ERR(dmabuf)) {
+			dmak_buf_put(buf);
+			return PTR_ERR(dmabuf);
+		}
 	}
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	arg.fd = fd;

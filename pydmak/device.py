@@ -142,8 +142,6 @@ _REASONS: Dict[str, Dict[int, str]] = {
     "EXPORT": {
         errno.ENOENT: "no buffer has handle {handle} (freed already?)",
         errno.EACCES: "buffer {handle} belongs to another open file",
-        errno.EINVAL: "buffer {handle} is itself imported: export the "
-                      "original",
         errno.EMFILE: "the process has no file descriptor left for the "
                       "dma-buf",
     },
@@ -153,6 +151,9 @@ _REASONS: Dict[str, Dict[int, str]] = {
                       "as one block of bus addresses (scattered pages with "
                       "no IOMMU in front of the IP: use a contiguous "
                       "buffer, e.g. pydmak.allocate() or a CMA heap)",
+        errno.EIO: "this device could not map the dma-buf: its DMA "
+                   "addresses do not reach the memory, and bounce buffers "
+                   "(swiotlb) do not hold it in one piece",
     },
     "MMAP": {
         errno.EINVAL: "no buffer of this file is at offset {offset}, or "

@@ -383,6 +383,7 @@ struct dmak_cyclic {
  *
  * Any device may import the dma-buf: another dmak device (DMAK_IOC_IMPORT),
  * a camera, a GPU. Its mmap() maps the buffer as the device's mmap does.
+ * An imported buffer gives a new descriptor of the dma-buf it came from.
  */
 struct dmak_export {
 	__u32 handle;
