@@ -148,6 +148,8 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return dmak_ioctl_channel_fd(cl, uarg);
 	case DMAK_IOC_CYCLIC:
 		return dmak_ioctl_cyclic(cl, uarg);
+	case DMAK_IOC_REGS:
+		return dmak_ioctl_regs(cl, uarg);
 	default:
 		return -ENOTTY;
 	}
