@@ -3,8 +3,8 @@
 Runs on every dmak device present (``pydmak.devices()``), or on DEVICE (a
 name such as ``axi_dma_0``, a path or an index) when given. For each it
 prints what the AXI DMA instance offers, allocates a coherent and a cached
-buffer and reads back what it wrote, then streams data through an MM2S -> S2MM loopback at several sizes,
-checks every byte and prints a table. On a scatter-gather instance it also
+buffer and reads back what it wrote, then streams data through an MM2S ->
+S2MM loopback at several sizes, checks every byte and prints a table. On a scatter-gather instance it also
 queues a batch of 256 transfers with one ``transfer_many()`` call and
 gathers pieces of several buffers into one packet. ``make demo`` runs it in
 a QEMU guest against two simulated IPs, one direct and one SG, whose
