@@ -15,11 +15,12 @@
 /*
  * The label of @np in /__symbols__ (a DT built with symbols, as overlays
  * are), or NULL. The properties of /__symbols__ map a label to a path.
+ * The label is a copy for the caller to free.
  */
-static const char *dmak_dt_label(struct device_node *np)
+static char *dmak_dt_label(struct device_node *np)
 {
 	struct device_node *symbols;
-	const char *label = NULL;
+	char *label = NULL;
 	struct property *pp;
 	char *path;
 
@@ -91,7 +92,7 @@ int dmak_ident_init(struct dmak_dev *dd, struct platform_device *pdev)
 		dd->ip_name = kstrdup(str, GFP_KERNEL);
 	else
 		dd->ip_name = dmak_dt_label(dev_of_node(&pdev->dev));
-	if (!dd->ip_name)
+	if (!dd->ip_name)	/* no label (or no memory for it) */
 		dd->ip_name = kstrdup(dd->node && *dd->node ? dd->node :
 				      dev_name(&pdev->dev), GFP_KERNEL);
 	dd->compatible = dmak_compatible(&pdev->dev);
