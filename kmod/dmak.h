@@ -26,6 +26,7 @@
 
 struct dmak_dev;
 struct dmak_client;
+struct platform_device;
 
 /**
  * struct dmak_result - how a transfer ended, kept for DMAK_IOC_WAIT
@@ -213,6 +214,12 @@ struct dmak_chan {
  * @info: what DMAK_IOC_INFO and sysfs report (per-file fields left zero)
  * @chan: the MM2S and S2MM channels
  * @reset_lock: serialises resets of the core
+ * @ip_name: the block-design name (xlnx,name, DT label or node name)
+ * @node: the firmware node's name, e.g. "dma@40400000"
+ * @compatible: the compatible strings, separated by spaces
+ * @base: the register base address (the MEM resource), if @has_base
+ * @has_base: the device has a MEM resource
+ * @debugfs: the instance's debugfs directory
  */
 struct dmak_dev {
 	struct device dev;
@@ -227,6 +234,12 @@ struct dmak_dev {
 	struct dmak_info info;
 	struct dmak_chan chan[2];
 	struct mutex reset_lock;
+	const char *ip_name;
+	const char *node;
+	char *compatible;
+	resource_size_t base;
+	bool has_base;
+	struct dentry *debugfs;
 };
 
 /**
@@ -379,6 +392,21 @@ ssize_t dmak_records_read(struct dmak_client *cl, unsigned int mask,
 			  struct file *file, char __user *ubuf, size_t len);
 __poll_t dmak_records_poll(struct dmak_client *cl, unsigned int mask,
 			   struct file *file, poll_table *wait);
+
+/* dmak_ident.c */
+int dmak_ident_init(struct dmak_dev *dd, struct platform_device *pdev);
+void dmak_ident_free(struct dmak_dev *dd);
+
+/* dmak_regs.c */
+u32 dmak_regs_present(const struct dmak_dev *dd);
+int dmak_regs_read(struct dmak_dev *dd, struct dmak_regs *regs);
+long dmak_ioctl_regs(struct dmak_client *cl, void __user *uarg);
+
+/* dmak_debugfs.c */
+void dmak_debugfs_add(struct dmak_dev *dd);
+void dmak_debugfs_remove(struct dmak_dev *dd);
+void dmak_debugfs_init(void);
+void dmak_debugfs_exit(void);
 
 /* dmak_buf.c */
 struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle);

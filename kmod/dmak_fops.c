@@ -152,6 +152,8 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return dmak_ioctl_export(cl, uarg);
 	case DMAK_IOC_IMPORT:
 		return dmak_ioctl_import(cl, uarg);
+	case DMAK_IOC_REGS:
+		return dmak_ioctl_regs(cl, uarg);
 	default:
 		return -ENOTTY;
 	}

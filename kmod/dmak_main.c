@@ -90,6 +90,37 @@ static ssize_t buffers_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(buffers);
 
+/* what the IP is called and where it is (dmak_ident.c) */
+
+static ssize_t name_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_dmak_dev(dev)->ip_name);
+}
+static DEVICE_ATTR_RO(name);
+
+static ssize_t node_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_dmak_dev(dev)->node);
+}
+static DEVICE_ATTR_RO(node);
+
+static ssize_t compatible_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_dmak_dev(dev)->compatible);
+}
+static DEVICE_ATTR_RO(compatible);
+
+static ssize_t base_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%#llx\n",
+			  (unsigned long long)to_dmak_dev(dev)->base);
+}
+static DEVICE_ATTR_RO(base);
+
 static struct attribute *dmak_attrs[] = {
 	&dev_attr_abi_version.attr,
 	&dev_attr_length_width.attr,
@@ -100,9 +131,29 @@ static struct attribute *dmak_attrs[] = {
 	&dev_attr_desc_max.attr,
 	&dev_attr_features.attr,
 	&dev_attr_buffers.attr,
+	&dev_attr_name.attr,
+	&dev_attr_node.attr,
+	&dev_attr_compatible.attr,
+	&dev_attr_base.attr,
 	NULL
 };
-ATTRIBUTE_GROUPS(dmak);
+
+/* base only where the device has a memory resource */
+static umode_t dmak_attr_visible(struct kobject *kobj, struct attribute *attr,
+				 int n)
+{
+	struct dmak_dev *dd = to_dmak_dev(kobj_to_dev(kobj));
+
+	if (attr == &dev_attr_base.attr && !dd->has_base)
+		return 0;
+	return attr->mode;
+}
+
+static const struct attribute_group dmak_group = {
+	.attrs = dmak_attrs,
+	.is_visible = dmak_attr_visible,
+};
+__ATTRIBUTE_GROUPS(dmak);
 
 /* properties, as a DT node or a software node gives them */
 
@@ -204,7 +255,10 @@ static int dmak_init_chans(struct dmak_dev *dd, const int irqs[2])
 	return 0;
 }
 
-/* registers: MMIO on hardware, else the regmap of the parent (simulator) */
+/*
+ * registers: the regmap of the parent where it has one (the simulator, as
+ * MFD cells do), else MMIO over the memory resource (hardware)
+ */
 
 static const struct regmap_config dmak_regmap_config = {
 	.name = "axi-dma",
@@ -219,21 +273,21 @@ static int dmak_get_regmap(struct platform_device *pdev, struct dmak_dev *dd)
 	struct device *hw = &pdev->dev;
 	void __iomem *base;
 
+	dd->regmap = hw->parent ? dev_get_regmap(hw->parent, NULL) : NULL;
+	if (dd->regmap)
+		return 0;
 	if (platform_get_resource(pdev, IORESOURCE_MEM, 0)) {
 		base = devm_platform_ioremap_resource(pdev, 0);
 		if (IS_ERR(base))
 			return PTR_ERR(base);
 		dd->regmap = devm_regmap_init_mmio(hw, base,
 						   &dmak_regmap_config);
-	} else if (hw->parent) {
-		dd->regmap = dev_get_regmap(hw->parent, NULL) ?:
-			     ERR_PTR(-ENODEV);
 	} else {
 		dd->regmap = ERR_PTR(-ENODEV);
 	}
 	if (IS_ERR(dd->regmap))
 		return dev_err_probe(hw, PTR_ERR(dd->regmap),
-				     "no registers: no memory resource and no parent regmap\n");
+				     "no registers: no parent regmap and no memory resource\n");
 	return 0;
 }
 
@@ -268,6 +322,7 @@ static void dmak_dev_free(struct dmak_dev *dd)
 	kfree(dd->chan[DMAK_MM2S].results);
 	kfree(dd->chan[DMAK_S2MM].results);
 	mutex_destroy(&dd->reset_lock);
+	dmak_ident_free(dd);
 	kfree(dd);
 }
 
@@ -294,7 +349,9 @@ static int dmak_probe(struct platform_device *pdev)
 	xa_init_flags(&dd->bufs, XA_FLAGS_ALLOC1);
 	mutex_init(&dd->reset_lock);
 
-	ret = dmak_read_props(dd);
+	ret = dmak_ident_init(dd, pdev);
+	if (!ret)
+		ret = dmak_read_props(dd);
 	if (!ret)
 		ret = dmak_get_irqs(pdev, irqs);
 	if (!ret)
@@ -337,8 +394,9 @@ static int dmak_probe(struct platform_device *pdev)
 		goto err_put;
 
 	platform_set_drvdata(pdev, dd);
-	dev_info(hw, "%s: %s%s%slength %u bits, address %u bits, data %u bits\n",
-		 dev_name(&dd->dev),
+	dmak_debugfs_add(dd);
+	dev_info(hw, "%s: %s (%s): %s%s%slength %u bits, address %u bits, data %u bits\n",
+		 dev_name(&dd->dev), dd->ip_name, dd->node,
 		 dd->info.flags & DMAK_INFO_MM2S ? "mm2s, " : "",
 		 dd->info.flags & DMAK_INFO_S2MM ? "s2mm, " : "",
 		 dd->info.flags & DMAK_INFO_SG ? "sg, " : "direct, ",
@@ -361,6 +419,7 @@ static void dmak_remove(struct platform_device *pdev)
 {
 	struct dmak_dev *dd = platform_get_drvdata(pdev);
 
+	dmak_debugfs_remove(dd);
 	WRITE_ONCE(dd->dead, true);
 	/* Stop the engine and end every transfer; buffers stay until freed. */
 	dmak_chans_shutdown(dd);
@@ -422,12 +481,14 @@ static int __init dmak_init(void)
 		ret = PTR_ERR(dmak_class);
 		goto err_region;
 	}
+	dmak_debugfs_init();
 	ret = platform_driver_register(&dmak_driver);
 	if (ret)
-		goto err_class;
+		goto err_debugfs;
 	return 0;
 
-err_class:
+err_debugfs:
+	dmak_debugfs_exit();
 	class_destroy(dmak_class);
 err_region:
 	unregister_chrdev_region(dmak_devt, DMAK_MAX_DEVICES);
@@ -438,6 +499,7 @@ module_init(dmak_init);
 static void __exit dmak_exit(void)
 {
 	platform_driver_unregister(&dmak_driver);
+	dmak_debugfs_exit();
 	class_destroy(dmak_class);
 	unregister_chrdev_region(dmak_devt, DMAK_MAX_DEVICES);
 	ida_destroy(&dmak_minors);

@@ -11,6 +11,7 @@
 #include <linux/irqdomain.h>
 #include <linux/ktime.h>
 #include <linux/platform_device.h>
+#include <linux/property.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -160,6 +161,10 @@ struct dmak_sim_stream {
  * @link_idle: MM2S had nothing to send or no room to send it: the time
  *	until it sends again is lost, not made up
  * @debugfs: the instance's debugfs directory
+ * @swnode: the child's software node, named as its DT node would be
+ * @props: the child's properties (@swnode's)
+ * @node_name: @swnode's name, "dma@<base>"
+ * @ip_name: the block-design name (xlnx,name), "axi_dma_<id>"
  */
 struct dmak_sim {
 	struct device *dev;
@@ -183,6 +188,10 @@ struct dmak_sim {
 	ktime_t link_free;
 	bool link_idle;
 	struct dentry *debugfs;
+	struct software_node swnode;
+	struct property_entry props[9];
+	char node_name[24];
+	char ip_name[16];
 };
 
 /* An address register pair (LSB, MSB); the MSB counts above 32 bits. */

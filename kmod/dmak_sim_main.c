@@ -6,9 +6,11 @@
  * Each instance is a platform device "dmak-sim.N" that owns the register
  * file (behind a regmap) and an irq domain with the two interrupt lines. It
  * registers a child platform device "pydmak-axi-dma.N" carrying the
- * properties a device-tree node would give (as a software node) and the two
- * interrupts as named resources; dmak.ko binds to that child through its
- * normal probe path and finds the registers through its parent's regmap.
+ * properties a device-tree node would give (as a software node named like
+ * one, "dma@<base>"), the two interrupts as named resources and a memory
+ * resource at a Vivado-like base address; dmak.ko binds to that child
+ * through its normal probe path and finds the registers through its
+ * parent's regmap (the memory resource only says where the IP would be).
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
@@ -32,6 +34,9 @@
 
 #define DMAK_SIM_MAX		16
 #define DMAK_SIM_FIFO_MAX	SZ_4M
+/* Where Vivado puts AXI DMA IPs on a Zynq: 64 KiB apart from 0x40400000. */
+#define DMAK_SIM_BASE		0x40400000
+#define DMAK_SIM_STRIDE		SZ_64K
 
 static unsigned int instances = 1;
 module_param(instances, uint, 0444);
@@ -73,6 +78,19 @@ MODULE_PARM_DESC(fifo_depth,
 		 "Bytes the loopback FIFO holds, up to 4 MiB (per instance in debugfs)");
 
 static struct platform_device *dmak_sim_pdevs[DMAK_SIM_MAX];
+
+/*
+ * The simulated IPs' address window: their memory resources nest here, not
+ * in iomem_resource, as nothing is mapped at these addresses.
+ */
+static struct resource dmak_sim_window =
+	DEFINE_RES_MEM_NAMED(DMAK_SIM_BASE, DMAK_SIM_MAX * DMAK_SIM_STRIDE,
+			     DMAK_SIM_NAME);
+
+static const char * const dmak_sim_compatible[] = {
+	"xlnx,axi-dma-7.1", "xlnx,axi-dma-1.00.a",
+};
+
 static struct dentry *dmak_sim_debugfs;
 
 /* Per-instance parameters: an instance past the values given takes the last. */
@@ -427,30 +445,22 @@ static void dmak_sim_child_remove(void *data)
 	platform_device_unregister(data);
 }
 
-static int dmak_sim_add_child(struct dmak_sim *sim, int id)
+static void dmak_sim_swnode_remove(void *data)
 {
-	struct property_entry props[7] = { };
-	struct resource res[SIM_NCHANS];
-	struct platform_device_info info = {
-		.parent = sim->dev,
-		.name = "pydmak-axi-dma",
-		.id = id,
-		.res = res,
-		.num_res = SIM_NCHANS,
-		.properties = props,
-		.dma_mask = DMA_BIT_MASK(sim->addr_width),
-	};
-	unsigned int virq;
-	int i, n = 0;
+	software_node_unregister(data);
+}
 
-	for (i = 0; i < SIM_NCHANS; i++) {
-		virq = irq_create_mapping(sim->domain, i);
-		if (!virq)
-			return -ENOMEM;
-		sim->virq[i] = virq;
-		res[i] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
-			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
-	}
+/* The child's software node: the properties of a DT node, and its name. */
+static int dmak_sim_add_swnode(struct dmak_sim *sim, u64 base)
+{
+	struct property_entry *props = sim->props;
+	int ret, n = 0;
+
+	snprintf(sim->node_name, sizeof(sim->node_name), "dma@%llx", base);
+	snprintf(sim->ip_name, sizeof(sim->ip_name), "axi_dma_%d", sim->id);
+	props[n++] = PROPERTY_ENTRY_STRING_ARRAY("compatible",
+						 dmak_sim_compatible);
+	props[n++] = PROPERTY_ENTRY_STRING("xlnx,name", sim->ip_name);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", sim->addr_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width", length_width);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", data_width);
@@ -460,6 +470,47 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-sg");
 	if (dre)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-dre");
+	props[n] = (struct property_entry){ };	/* the terminator */
+
+	sim->swnode.name = sim->node_name;
+	sim->swnode.properties = props;
+	ret = software_node_register(&sim->swnode);
+	if (ret)
+		return ret;
+	return devm_add_action_or_reset(sim->dev, dmak_sim_swnode_remove,
+					&sim->swnode);
+}
+
+static int dmak_sim_add_child(struct dmak_sim *sim, int id)
+{
+	u64 base = DMAK_SIM_BASE + (u64)id * DMAK_SIM_STRIDE;
+	struct resource res[SIM_NCHANS + 1];
+	struct platform_device_info info = {
+		.parent = sim->dev,
+		.name = "pydmak-axi-dma",
+		.id = id,
+		.res = res,
+		.num_res = ARRAY_SIZE(res),
+		.dma_mask = DMA_BIT_MASK(sim->addr_width),
+	};
+	unsigned int virq;
+	int i, ret;
+
+	/* The register window, as a DT node's reg gives it. */
+	res[0] = (struct resource)DEFINE_RES_MEM(base, DMAK_SIM_STRIDE);
+	res[0].parent = &dmak_sim_window;
+	for (i = 0; i < SIM_NCHANS; i++) {
+		virq = irq_create_mapping(sim->domain, i);
+		if (!virq)
+			return -ENOMEM;
+		sim->virq[i] = virq;
+		res[i + 1] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
+			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
+	}
+	ret = dmak_sim_add_swnode(sim, base);
+	if (ret)
+		return ret;
+	info.fwnode = software_node_fwnode(&sim->swnode);
 
 	sim->child = platform_device_register_full(&info);
 	if (IS_ERR(sim->child))

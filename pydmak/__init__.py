@@ -7,10 +7,12 @@ one raises :class:`DeviceNotFoundError` saying what is missing.
 
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
 from .buffer import DMABuffer, allocate, from_dmabuf
-from .device import Device, DeviceInfo, RawBuffer, default_device, devices
+from .device import (Device, DeviceEntry, DeviceInfo, RawBuffer,
+                     default_device, devices)
 from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
 from .errors import DeviceNotFoundError, DmakError
 from .hostdma import HostDMA, Request
+from .registers import Register, RegisterMap
 from .stream import CyclicStream, Slot
 
 __version__ = "0.1.0"
@@ -23,11 +25,14 @@ __all__ = [
     "DMAError",
     "DMATimeoutError",
     "Device",
+    "DeviceEntry",
     "DeviceInfo",
     "DeviceNotFoundError",
     "DmakError",
     "HostDMA",
     "RawBuffer",
+    "Register",
+    "RegisterMap",
     "Request",
     "SYNC_BIDIRECTIONAL",
     "SYNC_FROM_DEVICE",

@@ -229,6 +229,18 @@ class dmak_cyclic(ctypes.Structure):
     ]
 
 
+# dmak_regs: one word per 32-bit register, offsets 0x00 to 0x58
+REGS_WORDS = 23
+
+
+class dmak_regs(ctypes.Structure):
+    _fields_ = [
+        ("present", ctypes.c_uint32),
+        ("regs", ctypes.c_uint32 * REGS_WORDS),
+        ("reserved", ctypes.c_uint64 * 2),
+    ]
+
+
 class dmak_export(ctypes.Structure):
     _fields_ = [
         ("handle", ctypes.c_uint32),
@@ -261,6 +273,7 @@ IOC_WAIT = _iowr(IOC_MAGIC, 0x05, dmak_wait)
 IOC_CHAN_OP = _iowr(IOC_MAGIC, 0x06, dmak_chan_op)
 IOC_CHANNEL_FD = _iowr(IOC_MAGIC, 0x07, dmak_channel_fd)
 IOC_CYCLIC = _iowr(IOC_MAGIC, 0x08, dmak_cyclic)
+IOC_REGS = _ior(IOC_MAGIC, 0x09, dmak_regs)
 IOC_EXPORT = _iowr(IOC_MAGIC, 0x0A, dmak_export)
 IOC_IMPORT = _iowr(IOC_MAGIC, 0x0B, dmak_import)
 
@@ -277,6 +290,7 @@ STRUCTS = {
     "dmak_completion": dmak_completion,
     "dmak_channel_fd": dmak_channel_fd,
     "dmak_cyclic": dmak_cyclic,
+    "dmak_regs": dmak_regs,
     "dmak_export": dmak_export,
     "dmak_import": dmak_import,
 }
@@ -292,6 +306,7 @@ IOCTLS = {
     "DMAK_IOC_CHAN_OP": IOC_CHAN_OP,
     "DMAK_IOC_CHANNEL_FD": IOC_CHANNEL_FD,
     "DMAK_IOC_CYCLIC": IOC_CYCLIC,
+    "DMAK_IOC_REGS": IOC_REGS,
     "DMAK_IOC_EXPORT": IOC_EXPORT,
     "DMAK_IOC_IMPORT": IOC_IMPORT,
 }

@@ -1,10 +1,10 @@
 """pydmak demo: ``python -m pydmak.demo [DEVICE]``.
 
 Runs on every dmak device present (``pydmak.devices()``), or on DEVICE (a
-path or an index) when given. For each it prints what the AXI DMA instance
-offers, allocates a coherent and a cached buffer and reads back what it
-wrote, then streams data through an MM2S -> S2MM loopback at several sizes,
-checks every byte and prints a table. On a scatter-gather instance it also
+name such as ``axi_dma_0``, a path or an index) when given. For each it
+prints what the AXI DMA instance offers, allocates a coherent and a cached
+buffer and reads back what it wrote, then streams data through an MM2S ->
+S2MM loopback at several sizes, checks every byte and prints a table. On a scatter-gather instance it also
 queues a batch of 256 transfers with one ``transfer_many()`` call and
 gathers pieces of several buffers into one packet. ``make demo`` runs it in
 a QEMU guest against two simulated IPs, one direct and one SG, whose
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 
@@ -27,7 +27,8 @@ def _describe(dev: pydmak.Device) -> None:
     info = dev.info
     channels = [name for name, present in
                 (("MM2S", info.mm2s), ("S2MM", info.s2mm)) if present]
-    print(f"{dev.path}: AXI DMA, ABI {info.abi_version}")
+    name = f" {dev.name}" if dev.name else ""
+    print(f"{dev.path}:{name} AXI DMA, ABI {info.abi_version}")
     print(f"  channels      {', '.join(channels)}"
           f" ({'scatter-gather' if info.sg else 'direct'} mode)")
     print(f"  length reg    {info.length_width} bits "
@@ -208,7 +209,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("usage: python -m pydmak.demo [DEVICE]", file=sys.stderr)
         return 2
     # With no device present, Device(None) says what is missing.
-    targets: List[Optional[str]] = argv[:1] or pydmak.devices() or [None]
+    targets: List[Union[str, int, pydmak.DeviceEntry, None]] = [
+        int(a) if a.isdigit() else a for a in argv[:1]]
+    targets = targets or list(pydmak.devices()) or [None]
     results = []
     for i, target in enumerate(targets):
         if i:

@@ -10,45 +10,166 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import mmap
 import os
 import re
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from . import _uapi
 from ._libc import ioctl
 from .errors import DeviceNotFoundError, DmakError
 
-__all__ = ["Device", "DeviceInfo", "RawBuffer", "devices", "default_device"]
+__all__ = ["BASE_MIN", "Device", "DeviceEntry", "DeviceInfo", "RawBuffer",
+           "devices", "default_device"]
 
-DEV_GLOB = "/dev/dmak*"
+#: Where the driver's class devices are: one directory dmakN each.
+SYSFS_CLASS = "/sys/class/dmak"
+#: Where their device files are.
+DEV_DIR = "/dev"
+
+#: An int at least this large is a register base address, a smaller one an
+#: index N of /dev/dmakN (the driver has at most 64 minors, and no AXI DMA
+#: sits in the first page of the address space).
+BASE_MIN = 0x1000
 
 
-def devices() -> List[str]:
-    """Returns the paths of the dmak devices present, in index order."""
-    found = [p for p in glob.glob(DEV_GLOB) if re.fullmatch(r".*/dmak\d+", p)]
-    return sorted(found, key=lambda p: int(re.search(r"\d+$", p).group()))
+@dataclass(frozen=True)
+class DeviceEntry:
+    """A dmak device present, as ``devices()`` lists it (from sysfs).
+
+    ``name`` is the block-design name (e.g. ``axi_dma_0``: the node's
+    ``xlnx,name``, else its DT label, else the node name), ``node`` the
+    firmware node's name (e.g. ``dma@40400000``), ``base`` the register base
+    address (None when the device has no memory resource), ``compatible``
+    its compatible strings and ``sg`` whether the IP has scatter-gather.
+    Fields sysfs does not give are None (or empty).
+    """
+
+    path: str
+    index: int
+    name: Optional[str] = None
+    node: Optional[str] = None
+    base: Optional[int] = None
+    compatible: Tuple[str, ...] = ()
+    sg: Optional[bool] = None
+
+    @property
+    def mode(self) -> Optional[str]:
+        """``"sg"`` or ``"direct"`` (None if unknown)."""
+        return None if self.sg is None else ("sg" if self.sg else "direct")
+
+    def __str__(self) -> str:
+        base = "no base" if self.base is None else f"0x{self.base:x}"
+        return f"{self.name or '?'} @ {base} -> {self.path}"
 
 
-def _resolve(path_or_index: Union[str, int, None]) -> str:
-    if path_or_index is None:
+def _sysfs_text(directory: str, attr: str) -> Optional[str]:
+    try:
+        with open(os.path.join(directory, attr)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _entry(index: int) -> DeviceEntry:
+    directory = os.path.join(SYSFS_CLASS, f"dmak{index}")
+    base = _sysfs_text(directory, "base")
+    compatible = _sysfs_text(directory, "compatible")
+    features = _sysfs_text(directory, "features")
+    try:
+        base_value = int(base, 16) if base else None
+    except ValueError:
+        base_value = None
+    return DeviceEntry(
+        path=os.path.join(DEV_DIR, f"dmak{index}"), index=index,
+        name=_sysfs_text(directory, "name") or None,
+        node=_sysfs_text(directory, "node") or None,
+        base=base_value,
+        compatible=tuple(compatible.split()) if compatible else (),
+        sg=None if features is None else "sg" in features.split())
+
+
+def _indices(directory: str) -> List[int]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return [int(n[4:]) for n in names if re.fullmatch(r"dmak\d+", n)]
+
+
+def devices() -> List[DeviceEntry]:
+    """The dmak devices present, in index order, with their names.
+
+    Each entry says the device's path, index, name, node, base address,
+    compatible strings and mode (see :class:`DeviceEntry`); any of them
+    opens it: ``pydmak.DMA(entry.name)``, ``pydmak.Device(entry)``.
+    """
+    found = set(_indices(SYSFS_CLASS)) | set(_indices(DEV_DIR))
+    return [_entry(i) for i in sorted(found)]
+
+
+def _listing(found: List[DeviceEntry]) -> str:
+    return "; ".join(str(e) for e in found) or "none"
+
+
+def _find(wanted: Union[str, int]) -> str:
+    """The path of the device whose name, node (str) or base (int) is
+    ``wanted``; DeviceNotFoundError listing what exists otherwise."""
+    found = devices()
+    if not found:
+        raise DeviceNotFoundError.explain(
+            f"0x{wanted:x}" if isinstance(wanted, int) else repr(wanted))
+    if isinstance(wanted, int):
+        hits = [e for e in found if e.base == wanted]
+        what = f"at base address 0x{wanted:x}"
+    else:
+        hits = ([e for e in found if e.name == wanted]
+                or [e for e in found if e.node == wanted])
+        what = f"named {wanted!r}"
+    if len(hits) > 1:
+        raise ValueError(f"{len(hits)} dmak devices are {what}: "
+                         f"{_listing(hits)}; give the path instead")
+    if not hits:
+        raise DeviceNotFoundError(
+            errno.ENOENT, f"no dmak device {what}; present: "
+            f"{_listing(found)}")
+    return hits[0].path
+
+
+def _resolve(spec: Union[str, int, "DeviceEntry", os.PathLike, None]
+             ) -> str:
+    """The device file ``spec`` names.
+
+    None: the first device; a :class:`DeviceEntry`: its path; an int below
+    ``BASE_MIN``: the index N of /dev/dmakN; a larger int: the register base
+    address; a str with a ``/`` (or a path object): a path; any other str: a
+    name (``xlnx,name``/label) or, failing that, a node name.
+    """
+    if spec is None:
         found = devices()
         if not found:
             raise DeviceNotFoundError.explain("(/dev/dmak* is absent)")
-        return found[0]
-    if isinstance(path_or_index, bool) or not isinstance(
-            path_or_index, (int, str, os.PathLike)):
-        raise TypeError("a device is a path or an index, not "
-                        f"{type(path_or_index).__name__}")
-    if isinstance(path_or_index, int):
-        if path_or_index < 0:
-            raise ValueError(f"device index {path_or_index} is negative")
-        return f"/dev/dmak{path_or_index}"
-    return os.fspath(path_or_index)
+        return found[0].path
+    if isinstance(spec, DeviceEntry):
+        return spec.path
+    if isinstance(spec, bool) or not isinstance(
+            spec, (int, str, os.PathLike)):
+        raise TypeError("a device is a name, a path, an index or a base "
+                        f"address, not {type(spec).__name__}")
+    if isinstance(spec, int):
+        if spec < 0:
+            raise ValueError(f"device index {spec} is negative")
+        if spec >= BASE_MIN:
+            return _find(spec)
+        return os.path.join(DEV_DIR, f"dmak{spec}")
+    if isinstance(spec, str) and "/" not in spec:
+        if not spec:
+            raise ValueError("a device name is not empty")
+        return _find(spec)
+    return os.fspath(spec)
 
 
 @dataclass(frozen=True)
@@ -167,12 +288,19 @@ _REASONS: Dict[str, Dict[int, str]] = {
 class Device:
     """An open dmak device, ``/dev/dmakN``.
 
-    ``path_or_index`` is a path, an index N for ``/dev/dmakN``, or None for
-    the first device present. Buffers allocated through a device belong to
-    it: closing the device frees them once nothing maps them any more.
+    ``path_or_index`` names the device: the IP's name (``"axi_dma_0"``,
+    its ``xlnx,name`` or DT label) or node name (``"dma@40400000"``), its
+    register base address (an int of at least ``BASE_MIN``, 0x1000), an
+    index N for ``/dev/dmakN`` (a smaller int), a path (a str with a
+    ``/``), an entry of :func:`devices`, or None for the first device
+    present. A name or address that matches nothing raises
+    :class:`DeviceNotFoundError` listing the devices there are. Buffers
+    allocated through a device belong to it: closing the device frees them
+    once nothing maps them any more.
     """
 
-    def __init__(self, path_or_index: Union[str, int, None] = None) -> None:
+    def __init__(self, path_or_index: Union[str, int, DeviceEntry, None]
+                 = None) -> None:
         self.path = _resolve(path_or_index)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
@@ -273,6 +401,23 @@ class Device:
             desc_max=raw.desc_max,
             delay_unit_ns=raw.delay_unit_ns,
         )
+
+    @property
+    def name(self) -> Optional[str]:
+        """The IP's name as sysfs gives it (e.g. ``axi_dma_0``), or None."""
+        return _sysfs_text(os.path.join(
+            SYSFS_CLASS, os.path.basename(self.path)), "name") or None
+
+    def registers(self) -> Tuple[int, Tuple[int, ...]]:
+        """Reads every register of the IP (``DMAK_IOC_REGS``).
+
+        Returns ``(present, words)``: ``words[n]`` is the register at byte
+        offset ``4 * n``, and bit n of ``present`` says whether the IP has
+        it. See :mod:`pydmak.registers` for names and fields.
+        """
+        raw = _uapi.dmak_regs()
+        self._call("REGS", _uapi.IOC_REGS, raw)
+        return raw.present, tuple(raw.regs)
 
     def alloc(self, size: int, cached: bool = False) -> RawBuffer:
         """Allocates ``size`` bytes of DMA memory (``DMAK_IOC_ALLOC``)."""

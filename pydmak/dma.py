@@ -41,8 +41,10 @@ from . import _uapi
 from ._libc import ioctl
 from ._memory import address
 from .buffer import DMABuffer
-from .device import Device, DeviceInfo, default_device, limit_text
+from .device import (Device, DeviceEntry, DeviceInfo, default_device,
+                     limit_text)
 from .errors import DmakError
+from .registers import RegisterMap
 
 if TYPE_CHECKING:
     from .stream import CyclicStream
@@ -692,15 +694,19 @@ class DMAChannel:
 class DMA:
     """An AXI DMA instance, as PYNQ's ``pynq.lib.dma.DMA``.
 
-    ``device`` is a ``pydmak.Device``, a path, an index, or None for the
-    device ``pydmak.allocate()`` uses by default. Buffers given to
+    ``device`` is a ``pydmak.Device``, anything ``Device()`` takes (the
+    IP's name such as ``"axi_dma_0"``, its node name, its register base
+    address such as ``0x40400000``, an index, a path, an entry of
+    ``pydmak.devices()``), or None for the device ``pydmak.allocate()``
+    uses by default. Buffers given to
     ``transfer()`` must be allocated on the same device. ``info`` says what
     the IP offers: ``info.sg`` whether it has scatter-gather (the driver
     then keeps a ring of ``info.ring_size`` descriptors per channel),
     ``info.max_transfer`` the largest transfer.
     """
 
-    def __init__(self, device: Union[Device, str, int, None] = None) -> None:
+    def __init__(self, device: Union[Device, DeviceEntry, str, int, None]
+                 = None) -> None:
         if device is None:
             self.device = default_device()
             self._own = False
@@ -715,6 +721,13 @@ class DMA:
             if self.info.mm2s else None
         self.recvchannel = DMAChannel(self, _uapi.S2MM) \
             if self.info.s2mm else None
+
+    @property
+    def register_map(self) -> RegisterMap:
+        """The IP's registers, read-only and read live on each access:
+        ``dma.register_map.MM2S_DMASR.Halted`` (see
+        :mod:`pydmak.registers`)."""
+        return RegisterMap(self.device.registers, self.info)
 
     @property
     def buffer_max_size(self) -> int:

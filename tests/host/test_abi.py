@@ -31,7 +31,7 @@ CONSTANTS = ["DMAK_ABI_VERSION", "DMAK_INFO_MM2S", "DMAK_INFO_S2MM",
              "DMAK_COMPL_OVERFLOW", "DMAK_COMPL_CYCLIC", "DMAK_COMPL_SOF",
              "DMAK_COMPL_EOF", "DMAK_COMPL_OVERRUN", "DMAK_RECORDS",
              "DMAK_CYCLIC_START", "DMAK_CYCLIC_RELEASE", "DMAK_CYCLIC_STOP",
-             "DMAK_CYCLIC_STATUS"]
+             "DMAK_CYCLIC_STATUS", "DMAK_REGS_WORDS"]
 
 
 def _python_view():
@@ -104,3 +104,14 @@ def test_structs_have_no_implicit_padding():
             assert getattr(struct, field).offset == pos, (name, field)
             pos += ctypes.sizeof(ctype)
         assert ctypes.sizeof(struct) % 8 == 0, name
+
+
+def test_regs_ioctl_is_read_only_number_9(c_view):
+    """DMAK_IOC_REGS is _IOR, number 0x09, sized by struct dmak_regs."""
+    number = c_view["ioctl DMAK_IOC_REGS"]
+    assert number & 0xFF == 0x09
+    assert (number >> 8) & 0xFF == _uapi.IOC_MAGIC
+    assert (number >> 16) & 0x3FFF == c_view["sizeof dmak_regs"]
+    assert number >> 30 == 2        # _IOC_READ only
+    assert c_view["offsetof dmak_regs.regs"] == 4
+    assert c_view["sizeof dmak_regs"] == 4 + 4 * _uapi.REGS_WORDS + 16

@@ -177,4 +177,4 @@ def test_closing_the_device_with_buffers_mapped():
 def test_default_device_is_the_first():
     buf = pydmak.allocate(8)
     assert buf.device.path == "/dev/dmak0"
-    assert pydmak.devices() == ["/dev/dmak0"]
+    assert [d.path for d in pydmak.devices()] == ["/dev/dmak0"]

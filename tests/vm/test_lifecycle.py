@@ -58,7 +58,7 @@ def test_twenty_unload_cycles_leak_nothing(reload_after):
         assert not SYSFS.exists()
         assert not _chrdev_registered()
         sh("insmod", DMAK_KO)
-        assert pydmak.devices() == ["/dev/dmak0"], cycle
+        assert [d.path for d in pydmak.devices()] == ["/dev/dmak0"], cycle
         with pydmak.Device(0) as dev:
             # Leave buffers to the close, some mapped, some not.
             bufs = [pydmak.allocate(1 << 20, dtype="u1", device=dev,
@@ -95,7 +95,7 @@ def test_simulator_removed_under_open_files(reload_after):
     del buf
     gc.collect()
     sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"))
-    assert pydmak.devices() == ["/dev/dmak0"]
+    assert [d.path for d in pydmak.devices()] == ["/dev/dmak0"]
     with pydmak.Device(0) as again:
         assert again.info.mm2s
 
@@ -103,7 +103,8 @@ def test_simulator_removed_under_open_files(reload_after):
 def test_several_instances_and_parameters(reload_after):
     load_modules(["instances=3", "length_width=14", "addr_width=64",
                   "data_width=128", "sg=1", "dre=1"])
-    assert pydmak.devices() == [f"/dev/dmak{i}" for i in range(3)]
+    assert [d.path for d in pydmak.devices()] == [
+        f"/dev/dmak{i}" for i in range(3)]
     for i in range(3):
         with pydmak.Device(i) as dev:
             info = dev.info

@@ -373,6 +373,29 @@ struct dmak_cyclic {
 	__u64 reserved[2];
 };
 
+/* dmak_regs: the register space, one word per 32-bit register */
+#define DMAK_REGS_WORDS		23	/* offsets 0x00 to 0x58 */
+
+/**
+ * struct dmak_regs - the IP's registers as they read now (DMAK_IOC_REGS,
+ *	read)
+ * @present: bit n set: the register at byte offset 4 * n exists in this
+ *	IP (its channel is there; CURDESC, TAILDESC and SG_CTL with SG,
+ *	SA/DA and LENGTH in direct mode; the MSB words with an address
+ *	width above 32)
+ * @regs: @regs[n] is the word at byte offset 4 * n; 0 where the register
+ *	is absent (not read)
+ * @reserved: zero
+ *
+ * Read-only: nothing is written to the IP, and reading has no side effect
+ * on it.
+ */
+struct dmak_regs {
+	__u32 present;
+	__u32 regs[DMAK_REGS_WORDS];
+	__u64 reserved[2];
+};
+
 /**
  * struct dmak_export - a buffer as a dma-buf file (DMAK_IOC_EXPORT, read-write)
  * @handle: the buffer, owned by this file
@@ -432,6 +455,7 @@ struct dmak_import {
 #define DMAK_IOC_CHANNEL_FD	_IOWR(DMAK_IOC_MAGIC, 0x07, \
 				      struct dmak_channel_fd)
 #define DMAK_IOC_CYCLIC		_IOWR(DMAK_IOC_MAGIC, 0x08, struct dmak_cyclic)
+#define DMAK_IOC_REGS		_IOR(DMAK_IOC_MAGIC, 0x09, struct dmak_regs)
 #define DMAK_IOC_EXPORT		_IOWR(DMAK_IOC_MAGIC, 0x0A, struct dmak_export)
 #define DMAK_IOC_IMPORT		_IOWR(DMAK_IOC_MAGIC, 0x0B, struct dmak_import)
 
