@@ -5,6 +5,8 @@ PYNQ-compatible API. Importing needs no device; the first call that touches
 one raises :class:`DeviceNotFoundError` saying what is missing.
 """
 
+import pathlib as _pathlib
+
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
 from .buffer import DMABuffer, allocate
 from .device import Device, DeviceInfo, RawBuffer, default_device, devices
@@ -13,7 +15,15 @@ from .errors import DeviceNotFoundError, DmakError
 from .hostdma import HostDMA, Request
 from .stream import CyclicStream, Slot
 
-__version__ = "0.1.0"
+
+def _read_version() -> str:
+    # pydmak/VERSION: the top-level VERSION of the source tree, copied into
+    # the package by a build; the modules and DKMS read the same file.
+    return (_pathlib.Path(__file__).with_name("VERSION")
+            .read_text(encoding="ascii").strip())
+
+
+__version__ = _read_version()
 
 __all__ = [
     "CyclicStream",
@@ -36,4 +46,11 @@ __all__ = [
     "allocate",
     "default_device",
     "devices",
+    "include_dir",
 ]
+
+
+def include_dir() -> str:
+    """The directory holding ``dmak.h``, the driver's ioctl ABI, for C
+    programs built against the installed package (``-I``)."""
+    return str(_pathlib.Path(__file__).with_name("include"))
