@@ -49,7 +49,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                    help="seconds per size (default 1)")
     p.add_argument("--depth", type=positive_int, default=4, metavar="N",
                    help="transfers kept queued per channel (default 4)")
-    p.add_argument("--round-trips", type=positive_int, default=1000, metavar="N",
+    p.add_argument("--round-trips", type=positive_int, default=1000,
+                   metavar="N",
                    help="round trips timed for the latency (default 1000)")
     p.add_argument("--latency-size", type=size_arg, default=64,
                    metavar="SIZE", help="bytes per round trip (default 64)")
@@ -117,7 +118,7 @@ def latency(dma: DMA, nbytes: int, round_trips: int,
             dma.sendchannel.wait(60)
             got = dma.recvchannel.wait(60)
             times.append(time.perf_counter() - start)
-            ok = ok and got == nbytes and dst[0] == src[0]
+            ok = ok and got == nbytes and bool(dst[0] == src[0])
             tick((i + 1) / round_trips)
         ok = ok and bool(np.array_equal(src, dst))
     finally:

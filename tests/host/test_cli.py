@@ -206,7 +206,7 @@ def test_every_json_key_is_documented():
         assert f"`{key}`" in DOCS, key
 
 
-# -- output helpers ------------------------------------------------------------
+# -- output helpers ---------------------------------------------------------
 
 def test_sizes_text():
     assert [size_text(n) for n in (1, 1023, 4096, 1 << 20, 3 << 30, 1536)] \

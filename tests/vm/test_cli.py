@@ -219,15 +219,13 @@ def test_bench_over_the_limit_and_on_a_fault(cli):
     # is refused because the channel halted.
     assert "DMADecErr" in err or "halted" in err
     assert "pydmak reset 0" in err
-    # The channel stays halted for everyone until it is reset.
-    with pydmak.DMA(0) as dma:
-        assert "DMADecErr" in dma.sendchannel.error
+    # bench's file closed with its receive running: the driver reset the
+    # core then. A reset from the command line finds both channels well.
     report = json.loads(cli("reset", "0", "--json")[0])
     assert report["device"] == "/dev/dmak0"
-    mm2s, s2mm = report["channels"]
-    assert mm2s["name"] == "mm2s" and "DMADecErr" in mm2s["error_before"]
-    assert mm2s["error"] is None and mm2s["queued"] == 0
-    assert s2mm["name"] == "s2mm" and s2mm["error"] is None
+    assert report["channels"] == [
+        {"name": name, "error_before": None, "queued_before": 0,
+         "error": None, "queued": 0} for name in ("mm2s", "s2mm")]
     with pydmak.DMA(0) as dma:
         _loop(dma)
 
