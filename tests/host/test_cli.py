@@ -239,3 +239,12 @@ def test_progress_bar_only_on_a_terminal():
         bar.update(2, "all")                # the end is always drawn
         assert "100% all" in tty.getvalue()
     assert tty.getvalue().endswith("\r")    # erased at the end
+
+
+def test_demo_module_takes_the_same_device_argument(capsys):
+    from pydmak import demo
+    assert demo.main(["0"]) == 1
+    assert "no dmak device /dev/dmak0:" in capsys.readouterr().err
+    assert demo.main(["-3"]) == 2
+    assert "negative" in capsys.readouterr().err
+    assert demo.main(["0", "1"]) == 2
