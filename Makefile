@@ -47,4 +47,4 @@ dkms-remove:
 
 clean:
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
-	rm -rf build *.egg-info kmod/.kdir
+	rm -rf build dist *.egg-info kmod/.kdir

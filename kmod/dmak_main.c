@@ -509,3 +509,4 @@ module_exit(dmak_exit);
 MODULE_DESCRIPTION("Xilinx AXI DMA driver with user-space buffers and transfers");
 MODULE_AUTHOR("pydmak developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(DMAK_VERSION);

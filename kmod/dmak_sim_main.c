@@ -633,3 +633,4 @@ module_exit(dmak_sim_exit);
 MODULE_DESCRIPTION("Simulated Xilinx AXI DMA IP for dmak");
 MODULE_AUTHOR("pydmak developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(DMAK_VERSION);

@@ -5,6 +5,8 @@ PYNQ-compatible API. Importing needs no device; the first call that touches
 one raises :class:`DeviceNotFoundError` saying what is missing.
 """
 
+import pathlib as _pathlib
+
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
 from .buffer import DMABuffer, allocate, from_dmabuf
 from .device import (Device, DeviceEntry, DeviceInfo, RawBuffer,
@@ -15,7 +17,15 @@ from .hostdma import HostDMA, Request
 from .registers import Register, RegisterMap
 from .stream import CyclicStream, Slot
 
-__version__ = "0.1.0"
+
+def _read_version() -> str:
+    # pydmak/VERSION: the top-level VERSION of the source tree, copied into
+    # the package by a build; the modules and DKMS read the same file.
+    return (_pathlib.Path(__file__).with_name("VERSION")
+            .read_text(encoding="ascii").strip())
+
+
+__version__ = _read_version()
 
 __all__ = [
     "CyclicStream",
@@ -42,4 +52,11 @@ __all__ = [
     "default_device",
     "devices",
     "from_dmabuf",
+    "include_dir",
 ]
+
+
+def include_dir() -> str:
+    """The directory holding ``dmak.h``, the driver's ioctl ABI, for C
+    programs built against the installed package (``-I``)."""
+    return str(_pathlib.Path(__file__).with_name("include"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import List, Optional, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -201,25 +201,20 @@ def _demo(dev: pydmak.Device) -> bool:
     return ok
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the demo on DEVICE, or on every device; returns the exit
-    status."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) > 1:
-        print("usage: python -m pydmak.demo [DEVICE]", file=sys.stderr)
-        return 2
+def run(targets: Optional[Sequence[Union[int, str]]] = None) -> int:
+    """Runs the demo on each of ``targets`` (indexes or paths), or on every
+    device when None; returns the exit status."""
     # With no device present, Device(None) says what is missing.
-    targets: List[Union[str, int, pydmak.DeviceEntry, None]] = [
-        int(a) if a.isdigit() else a for a in argv[:1]]
-    targets = targets or list(pydmak.devices()) or [None]
+    todo: List[Union[int, str, pydmak.DeviceEntry, None]] = (
+        list(targets) if targets else list(pydmak.devices()) or [None])
     results = []
-    for i, target in enumerate(targets):
+    for i, target in enumerate(todo):
         if i:
             print()
         try:
             dev = pydmak.Device(target)
         except OSError as exc:
-            print(f"pydmak demo: {exc}", file=sys.stderr)
+            print(f"pydmak demo: {exc.strerror or exc}", file=sys.stderr)
             return 1
         with dev:
             ok = _demo(dev)
@@ -234,6 +229,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("demo passed" + (f" on {len(results)} devices"
                            if len(results) > 1 else ""))
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m pydmak.demo [DEVICE]``; returns the exit status."""
+    from argparse import ArgumentTypeError
+
+    from .cli.args import device_arg
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) > 1 or argv[:1] == ["-h"] or argv[:1] == ["--help"]:
+        print("usage: python -m pydmak.demo [DEVICE]", file=sys.stderr)
+        return 2
+    try:
+        targets = [device_arg(a) for a in argv]
+    except ArgumentTypeError as exc:
+        print(f"pydmak demo: {exc}", file=sys.stderr)
+        return 2
+    return run(targets)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """The ctypes mirror in pydmak._uapi matches kmod/include/uapi/dmak.h.
 
 A C program compiled against the header prints every size, field offset,
-ioctl number and constant that the mirror defines; both must agree.
+ioctl number and constant that the mirror defines; both must agree. The
+header is the one the package carries (``pydmak.include_dir()``), so the
+check runs the same from the source tree and from an installed wheel
+(tests/host/test_packaging.py runs it there).
 """
 
 import ctypes
@@ -10,10 +13,11 @@ import subprocess
 
 import pytest
 
+import pydmak
 from pydmak import _uapi
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-INCLUDE = REPO / "kmod" / "include"
+INCLUDE = pathlib.Path(pydmak.include_dir())
 
 CONSTANTS = ["DMAK_ABI_VERSION", "DMAK_INFO_MM2S", "DMAK_INFO_S2MM",
              "DMAK_INFO_SG", "DMAK_INFO_DRE", "DMAK_BUF_COHERENT",
@@ -49,7 +53,7 @@ def _python_view():
 
 def _c_source(keys):
     lines = ["#include <stdio.h>", "#include <stddef.h>",
-             '#include "uapi/dmak.h"', "int main(void)", "{"]
+             '#include "dmak.h"', "int main(void)", "{"]
     for key in keys:
         kind, what = key.split(" ", 1)
         if kind == "sizeof":
@@ -115,3 +119,11 @@ def test_regs_ioctl_is_read_only_number_9(c_view):
     assert number >> 30 == 2        # _IOC_READ only
     assert c_view["offsetof dmak_regs.regs"] == 4
     assert c_view["sizeof dmak_regs"] == 4 + 4 * _uapi.REGS_WORDS + 16
+
+
+def test_package_header_is_the_uapi_header():
+    """The package's dmak.h is kmod/include/uapi/dmak.h, byte for byte."""
+    shipped = INCLUDE / "dmak.h"
+    assert shipped.is_file()
+    assert shipped.read_bytes() == \
+        (REPO / "kmod" / "include" / "uapi" / "dmak.h").read_bytes()

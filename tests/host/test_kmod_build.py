@@ -1,4 +1,5 @@
-"""kmod/ builds with W=1 and no warnings against the installed headers."""
+"""kmod/ builds with W=1 and no warnings against the installed headers,
+and both modules carry the version of VERSION."""
 
 import pathlib
 import shutil
@@ -19,6 +20,7 @@ def test_modules_build_without_warnings(tmp_path):
     shutil.copytree(REPO / "kmod", src, ignore=shutil.ignore_patterns(
         "*.o", "*.ko", "*.mod*", ".*.cmd", "Module.symvers", "modules.order",
         ".kdir"))
+    shutil.copy(REPO / "VERSION", tmp_path / "VERSION")
     res = subprocess.run(["make", "-C", str(src), f"KDIR={_kdir()}"],
                          capture_output=True, text=True)
     log = res.stdout + res.stderr
@@ -26,3 +28,21 @@ def test_modules_build_without_warnings(tmp_path):
     assert "warning:" not in log, log
     assert (src / "dmak.ko").is_file()
     assert (src / "dmak_sim.ko").is_file()
+    version = (REPO / "VERSION").read_text().strip()
+    modinfo = shutil.which("modinfo") or "/sbin/modinfo"
+    for ko in ("dmak.ko", "dmak_sim.ko"):
+        res = subprocess.run([modinfo, "-F", "version", str(src / ko)],
+                             check=True, capture_output=True, text=True)
+        assert res.stdout.strip() == version, ko
+
+
+def test_build_without_version_fails_clearly(tmp_path):
+    """Kbuild reads ../VERSION: without it the build stops and says so."""
+    src = tmp_path / "kmod"
+    shutil.copytree(REPO / "kmod", src, ignore=shutil.ignore_patterns(
+        "*.o", "*.ko", "*.mod*", ".*.cmd", "Module.symvers", "modules.order",
+        ".kdir"))
+    res = subprocess.run(["make", "-C", str(src), f"KDIR={_kdir()}"],
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "VERSION is missing" in res.stdout + res.stderr

@@ -1,0 +1,129 @@
+"""``pydmak info``: the devices present and what each IP offers.
+
+Each device is opened for its INFO (channels, widths, limits, the quota an
+open file has); the buffer memory the driver holds for it, over every open
+file, comes from sysfs (``/sys/class/dmak/dmakN/buffers``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..device import Device, devices
+from .args import DEVICE_HELP, device_arg
+from .output import print_json, print_table, size_text
+
+__all__ = ["add_parser", "describe", "module_version", "run"]
+
+SYS_MODULE = pathlib.Path("/sys/module/dmak")
+
+
+def add_parser(sub: "argparse._SubParsersAction") -> None:
+    """Adds ``info`` to the subcommands."""
+    p = sub.add_parser(
+        "info", help="list the devices and what each DMA offers",
+        description="Lists the dmak devices (or DEV): mode, channels, "
+        "widths, limits, the buffer quota per open file and the buffer "
+        "memory the driver holds now.")
+    p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
+                   help=DEVICE_HELP + " (default: every device)")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON (keys: see docs/cli.md)")
+    p.set_defaults(func=run)
+
+
+def module_version() -> Optional[str]:
+    """The loaded dmak module's version, or None when not loaded."""
+    try:
+        return (SYS_MODULE / "version").read_text().strip()
+    except OSError:
+        return None
+
+
+def live_buffers(path: str) -> Optional[Tuple[int, int]]:
+    """``(count, bytes)`` of buffer memory the driver holds for the device
+    at ``path``, over every open file (sysfs), or None if unknown."""
+    try:
+        rdev = os.stat(path).st_rdev
+        attr = pathlib.Path(f"/sys/dev/char/{os.major(rdev)}:"
+                            f"{os.minor(rdev)}/buffers")
+        count, nbytes = attr.read_text().split()
+        return int(count), int(nbytes)
+    except (OSError, ValueError):
+        return None
+
+
+def describe(dev: Device) -> Dict[str, Any]:
+    """What ``dev`` offers, as the JSON of ``info`` has it."""
+    info = dev.info
+    live = live_buffers(dev.path)
+    return {
+        "path": dev.path,
+        "abi_version": info.abi_version,
+        "mode": "sg" if info.sg else "direct",
+        "channels": [name for name, present in
+                     (("mm2s", info.mm2s), ("s2mm", info.s2mm)) if present],
+        "length_width": info.length_width,
+        "addr_width": info.addr_width,
+        "data_width": info.data_width,
+        "dre": info.dre,
+        "alignment": info.alignment,
+        "ring_size": info.ring_size,
+        "desc_max": info.desc_max,
+        "max_transfer": info.max_transfer,
+        "delay_unit_ns": info.delay_unit_ns,
+        "buffer_quota": info.buf_quota,
+        "buffers": (None if live is None
+                    else {"count": live[0], "bytes": live[1]}),
+    }
+
+
+def _row(d: Dict[str, Any]) -> List[Any]:
+    sg = d["mode"] == "sg"
+    live = d["buffers"]
+    return [
+        d["path"], d["mode"], ",".join(d["channels"]) or "-",
+        d["length_width"], d["addr_width"], d["data_width"],
+        "yes" if d["dre"] else "no",
+        d["ring_size"] if sg else "-",
+        d["desc_max"] if sg else "-",
+        d["max_transfer"],
+        size_text(d["buffer_quota"]) if d["buffer_quota"] else "none",
+        "?" if live is None
+        else f"{live['count']} ({size_text(live['bytes'])})",
+    ]
+
+
+HEADERS = ["DEVICE", "MODE", "CHANNELS", "LEN BITS", "ADDR BITS",
+           "DATA BITS", "DRE", "RING", "DESC MAX", "MAX TRANSFER", "QUOTA",
+           "BUFFERS"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prints the devices' table (or JSON); returns the exit status."""
+    from .. import __version__
+
+    targets = [args.device] if args.device is not None else devices()
+    if not targets:
+        Device(None).close()        # raises DeviceNotFoundError: says why
+    described = []
+    for target in targets:
+        with Device(target) as dev:
+            described.append(describe(dev))
+    report = {"pydmak_version": __version__,
+              "module_version": module_version(),
+              "devices": described}
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"pydmak {__version__}, dmak module "
+          f"{report['module_version'] or '?'}, ABI "
+          f"{described[0]['abi_version']}")
+    print_table(HEADERS, [_row(d) for d in described],
+                right=range(3, 12))
+    print("BUFFERS: count (bytes) the driver holds now, over every open "
+          "file; QUOTA: per open file")
+    return 0
