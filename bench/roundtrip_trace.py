@@ -4,24 +4,27 @@
 
 Runs round trips of one send+receive on /dev/dmakINDEX (default 0, 512 B)
 as the DMA benchmark does (submit S2MM, submit MM2S, wait MM2S, wait S2MM)
-with the ``dmak`` and ``dmak_sim`` trace events and the scheduler's
-``sched_wakeup`` on, each round trip between two ``trace_marker`` lines,
-and prints the median time of each stage in µs:
+with the ``dmak`` and ``dmak_sim`` trace events and the program's
+``sched_wakeup`` on (trace clock ``mono``), each round trip between two
+``trace_marker`` lines, and prints when each event first happens in a
+round trip (median, µs after the program starts it) and the time since
+the event before:
 
-    user → submit     the program's SUBMIT reaches the queue
-    submit → start    the driver gives the transfer to the hardware
-    start → engine    the simulator's engine thread takes it up
-    engine → raise    the engine moves the bytes, raises the line
-    raise → irq       the interrupt reaches dmak's handler
-    irq → complete    the handler ends the transfer
-    complete → woken  the waiting program is woken
-    woken → user      WAIT returns, the program's next line runs
+    dmak_submit      the program's SUBMIT reached the queue
+    dmak_start       the driver told the hardware (LENGTH / TAILDESC)
+    dmak_sim_begin   the simulator's engine thread took the transfer up
+    dmak_sim_raise   it moved the bytes and raises the interrupt line
+    dmak_irq         dmak's handler runs
+    dmak_complete    the transfer ended
+    sched_wakeup     the waiting program is woken (when it had to sleep)
+    end              both WAITs returned to the program
 
 A benchmark, not a test: it prints figures and checks the data.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import statistics
@@ -64,7 +67,7 @@ def record(index: int, nbytes: int, rounds: int = ROUNDS) -> List[str]:
         _write("trace", "")
         _write("trace_clock", "mono")
         _write("buffer_size_kb", "8192")
-        _write("events/sched/sched_wakeup/filter", f"pid == {_pid()}")
+        _write("events/sched/sched_wakeup/filter", f"pid == {os.getpid()}")
         for ev in EVENTS:
             _write(f"events/{ev}/enable", "1")
         marker = open(TRACING / "trace_marker", "w", buffering=1)
@@ -84,11 +87,6 @@ def record(index: int, nbytes: int, rounds: int = ROUNDS) -> List[str]:
     lines = (TRACING / "trace").read_text().splitlines()
     _write("trace", "")
     return lines
-
-
-def _pid() -> int:
-    import os
-    return os.getpid()
 
 
 def _round(dma, src, dst) -> None:
@@ -143,7 +141,9 @@ def report(index: int, nbytes: int) -> None:
           "starts the round trip; +: since the event before)")
     prev = 0.0
     for k in sorted(keys, key=med.get):
-        print(f"  {k:24s} {med[k]:8.1f}  +{med[k] - prev:7.1f}")
+        seen = sum(k in r for r in res)
+        note = f"  (in {seen} of {len(res)})" if seen < len(res) else ""
+        print(f"  {k:24s} {med[k]:8.1f}  +{med[k] - prev:7.1f}{note}")
         prev = med[k]
 
 
