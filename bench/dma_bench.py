@@ -4,7 +4,10 @@
 
 Figures, measured in one run on the same buffers:
 - loopback throughput beside the guest's memcpy (numpy.copyto);
-- round-trip latency of one send+receive, submit then wait, 64 B .. 64 KiB;
+- round-trip latency of one send+receive, submit then wait, 64 B .. 64 KiB,
+  beside the guest's own wake-up round trip (two processes passing a byte
+  back and forth over pipes, unpinned and pinned to two CPUs), so the
+  figures compare across machines;
 - with the simulated stream throttled to a line rate, the fraction of it
   that queued transfers and submit-then-wait transfers reach.
 A benchmark, not a test: it prints figures and checks only the data.
@@ -12,6 +15,7 @@ A benchmark, not a test: it prints figures and checks only the data.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import statistics
 import sys
@@ -69,9 +73,53 @@ def throughput(dev, dma) -> None:
         b.freebuffer()
 
 
+def pipe_round_trip(rounds: int = 2000, cpus=None) -> float:
+    """Median seconds for a byte to go to another process over a pipe and
+    come back over another: two sleeps and two wake-ups, the least a
+    submit-then-wait round trip through an interrupt can cost. ``cpus``
+    ``(a, b)`` pins this process to CPU a and the echo process to CPU b,
+    so every wake-up crosses CPUs, as the simulator's engine thread and
+    the program waiting for it usually do."""
+    from_parent, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    mask = os.sched_getaffinity(0)
+    pid = os.fork()
+    if pid == 0:                                # the echo process
+        os.close(to_child)
+        os.close(from_child)
+        if cpus:
+            os.sched_setaffinity(0, {cpus[1]})
+        while os.read(from_parent, 1):
+            os.write(to_parent, b"x")
+        os._exit(0)
+    os.close(from_parent)
+    os.close(to_parent)
+    if cpus:
+        os.sched_setaffinity(0, {cpus[0]})
+    times = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            os.write(to_child, b"x")
+            os.read(from_child, 1)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.sched_setaffinity(0, mask)
+        os.close(to_child)
+        os.close(from_child)
+        os.waitpid(pid, 0)
+    return statistics.median(times)
+
+
 def latency(dev, dma) -> None:
+    pipe = pipe_round_trip()
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    across = pipe_round_trip(cpus=cpus) if len(cpus) == 2 else pipe
+    print("guest pipe round trip between two processes (median of 2000): "
+          f"{pipe * 1e6:.1f} µs; pinned to two CPUs: {across * 1e6:.1f} µs")
     print("round trip of one send+receive, submit then wait "
-          "(median of 200, µs):")
+          "(median of 200, µs), and its ratio to the pipe round trip "
+          "(unpinned / across CPUs):")
     for size in (64, 512, 4096, 16384, 65536):
         src = pydmak.allocate(size, "u1", device=dev)
         dst = pydmak.allocate(size, "u1", device=dev)
@@ -82,7 +130,9 @@ def latency(dev, dma) -> None:
             _loopback(dma, [src], [dst])
             times.append(time.perf_counter() - start)
         assert np.array_equal(src, dst)
-        print(f"  {size:6d} B   {statistics.median(times) * 1e6:8.1f} µs")
+        rt = statistics.median(times)
+        print(f"  {size:6d} B   {rt * 1e6:8.1f} µs   = {rt / pipe:5.2f} x"
+              f" / {rt / across:5.2f} x pipe round trip")
         src.freebuffer()
         dst.freebuffer()
 

@@ -20,6 +20,7 @@
 
 #include "dmak.h"
 #include "dmak_hw.h"
+#include "dmak_trace.h"
 
 #define DMAK_RECHECK	HZ	/* WAIT looks at DMASR at least this often */
 
@@ -69,6 +70,7 @@ void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
 	};
 
 	lockdep_assert_held(&ch->lock);
+	trace_dmak_complete(ch->dd->hw, ch->id, req->seq, bytes, status, sr);
 	if (ch->id == DMAK_S2MM && req->started &&
 	    !(req->flags & DMAK_XFER_NO_SYNC))
 		for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
@@ -130,6 +132,7 @@ void dmak_chan_kick(struct dmak_chan *ch)
 	if (dd->info.addr_width > 32)
 		dmak_chan_write(ch, DMAK_ADDR_MSB,
 				upper_32_bits(req->seg[0].dma));
+	trace_dmak_start(dd->hw, ch->id, req->seq, req->seq, req->len, 0);
 	dmak_chan_write(ch, DMAK_LENGTH, req->len);	/* starts it */
 }
 
@@ -152,6 +155,7 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 		return IRQ_NONE;
 	if (!(sr & DMAK_SR_ALL_IRQ))
 		return IRQ_NONE;
+	trace_dmak_irq(ch->dd->hw, ch->id, sr);
 	dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
 	ch->irqs++;
 	if (!ch->running)
@@ -161,6 +165,7 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 	if (sr & DMAK_SR_ERRORS) {
 		ch->running = false;
 		ch->error = dmak_status_of(sr);
+		trace_dmak_error(ch->dd->hw, ch->id, req->seq, sr, ch->error);
 		dmak_chan_end(ch, req, ch->error, 0, sr);
 		dmak_chan_end_queued(ch, DMAK_ST_ABORTED, sr);
 		dev_dbg(ch->dd->hw, "%s halted: DMASR %#x\n",

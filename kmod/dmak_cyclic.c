@@ -17,6 +17,7 @@
 
 #include "dmak.h"
 #include "dmak_hw.h"
+#include "dmak_trace.h"
 
 #define DMAK_HALT_TIMEOUT_US	100000
 
@@ -35,8 +36,9 @@ static void dmak_capture_sync(struct dmak_chan *ch, struct dmak_capture *cap,
 					   DMA_FROM_DEVICE);
 }
 
-static void dmak_capture_push(struct dmak_capture *cap, u32 status, u32 slot,
-			      u64 bytes, u32 sr, u32 flags)
+static void dmak_capture_push(struct dmak_chan *ch, struct dmak_capture *cap,
+			      u32 status, u32 slot, u64 bytes, u32 sr,
+			      u32 flags)
 {
 	struct dmak_completion rec = {
 		.seq = cap->filled + (status ? 1 : 0),
@@ -48,6 +50,7 @@ static void dmak_capture_push(struct dmak_capture *cap, u32 status, u32 slot,
 		.flags = flags | DMAK_COMPL_CYCLIC,
 	};
 
+	trace_dmak_complete(ch->dd->hw, DMAK_S2MM, rec.seq, bytes, status, sr);
 	dmak_record_push(cap->cl, &rec);
 }
 
@@ -74,7 +77,7 @@ void dmak_cyclic_service(struct dmak_chan *ch, u32 sr)
 			(st & DMAK_DESC_STS_RXEOF ? DMAK_COMPL_EOF : 0) |
 			(cap->overrun_pending ? DMAK_COMPL_OVERRUN : 0);
 		cap->overrun_pending = false;
-		dmak_capture_push(cap, DMAK_ST_OK, slot,
+		dmak_capture_push(ch, cap, DMAK_ST_OK, slot,
 				  FIELD_GET(DMAK_DESC_STS_LEN, st), sr, flags);
 		if (cap->filled - cap->released == cap->slots) {
 			cap->overruns++;	/* the engine parks: a stall */
@@ -84,7 +87,10 @@ void dmak_cyclic_service(struct dmak_chan *ch, u32 sr)
 	if (sr & DMAK_SR_ERRORS) {
 		cap->status = dmak_status_of(sr);
 		ch->error = cap->status;
-		dmak_capture_push(cap, cap->status, cap->fill_idx, 0, sr, 0);
+		trace_dmak_error(ch->dd->hw, DMAK_S2MM, cap->filled + 1, sr,
+				 cap->status);
+		dmak_capture_push(ch, cap, cap->status, cap->fill_idx, 0, sr,
+				  0);
 	}
 }
 
@@ -99,7 +105,7 @@ struct dmak_capture *dmak_cyclic_end(struct dmak_chan *ch, u32 status)
 	if (!cap)
 		return NULL;
 	if (!cap->status)
-		dmak_capture_push(cap, status, cap->fill_idx, 0, 0, 0);
+		dmak_capture_push(ch, cap, status, cap->fill_idx, 0, 0, 0);
 	ch->cap = NULL;
 	return cap;
 }
@@ -140,6 +146,8 @@ static void dmak_cyclic_arm(struct dmak_chan *ch, struct dmak_capture *cap)
 	dmak_sg_write_desc_reg(ch, DMAK_CURDESC, 0);
 	dmak_chan_write(ch, DMAK_DMACR, dmak_sg_cr(ch));
 	ring->hw_started = true;
+	trace_dmak_start(ch->dd->hw, DMAK_S2MM, 1, cap->slots,
+			 (u64)cap->slots * cap->slot_size, cap->slots);
 	dmak_sg_write_desc_reg(ch, DMAK_TAILDESC, cap->slots - 1);
 	ch->running = true;
 	cap->starting = false;
@@ -270,6 +278,11 @@ static int dmak_cyclic_release(struct dmak_chan *ch, struct dmak_client *cl,
 		return -EINVAL;
 	if (seq <= cap->released)
 		return 0;
+	/* The slots handed back take the seqs a lap on. */
+	trace_dmak_start(ch->dd->hw, DMAK_S2MM, cap->released + 1 + cap->slots,
+			 seq + cap->slots,
+			 (seq - cap->released) * cap->slot_size,
+			 seq - cap->released);
 	for (; cap->released < seq; cap->released++) {
 		slot = cap->release_idx;
 		dmak_capture_sync(ch, cap, slot, false);

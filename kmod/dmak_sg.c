@@ -26,6 +26,7 @@
 
 #include "dmak.h"
 #include "dmak_hw.h"
+#include "dmak_trace.h"
 
 #define DMAK_SG_CLOCK_HZ	100000000	/* when neither clock nor property */
 #define DMAK_HALT_TIMEOUT_US	100000
@@ -129,8 +130,9 @@ static void dmak_sg_load(struct dmak_chan *ch, struct dmak_req *req)
 void dmak_sg_fill(struct dmak_chan *ch)
 {
 	struct dmak_ring *ring = &ch->ring;
-	struct dmak_req *req;
-	bool any = false;
+	struct dmak_req *req, *first = NULL;
+	u32 tail, descs = ring->count;
+	u64 bytes = 0;
 
 	lockdep_assert_held(&ch->lock);
 	if (ring->resync || ch->cap)
@@ -141,9 +143,10 @@ void dmak_sg_fill(struct dmak_chan *ch)
 		if (req->ndesc > ring->size - ring->count)
 			break;
 		dmak_sg_load(ch, req);
-		any = true;
+		first = first ?: req;
+		bytes += req->len;
 	}
-	if (!any && (ring->hw_started || !ring->count))
+	if (!first && (ring->hw_started || !ring->count))
 		return;
 	ch->running = true;
 	dma_wmb();	/* descriptors before the register writes */
@@ -151,10 +154,13 @@ void dmak_sg_fill(struct dmak_chan *ch)
 		dmak_sg_write_desc_reg(ch, DMAK_CURDESC, ring->head);
 		dmak_chan_write(ch, DMAK_DMACR, dmak_sg_cr(ch));
 		ring->hw_started = true;
+		descs = 0;	/* a restart hands it every descriptor */
+		first = ring->owner[ring->head];
 	}
-	dmak_sg_write_desc_reg(ch, DMAK_TAILDESC,
-			       dmak_ring_index(ring, ring->head,
-					       ring->count - 1));
+	tail = dmak_ring_index(ring, ring->head, ring->count - 1);
+	trace_dmak_start(ch->dd->hw, ch->id, first->seq,
+			 ring->owner[tail]->seq, bytes, ring->count - descs);
+	dmak_sg_write_desc_reg(ch, DMAK_TAILDESC, tail);
 }
 
 /* Frees the descriptor at the head; returns its STATUS. */
@@ -186,6 +192,8 @@ static void dmak_sg_overflow(struct dmak_chan *ch, struct dmak_req *req,
 			     u32 sr)
 {
 	ch->error = DMAK_ST_DMA_INT_ERR;
+	trace_dmak_error(ch->dd->hw, ch->id, req->seq, sr | DMAK_SR_DMA_INT_ERR,
+			 ch->error);
 	dmak_chan_end(ch, req, DMAK_ST_DMA_INT_ERR, req->bytes,
 		      sr | DMAK_SR_DMA_INT_ERR);
 	dmak_chan_end_queued(ch, DMAK_ST_ABORTED, sr);
@@ -232,6 +240,8 @@ static void dmak_sg_error(struct dmak_chan *ch, u32 sr)
 	ch->error = dmak_status_of(sr);
 	ch->ring.resync = false;
 	req = list_first_entry_or_null(&ch->queue, struct dmak_req, node);
+	trace_dmak_error(ch->dd->hw, ch->id, req && req->started ? req->seq : 0,
+			 sr, ch->error);
 	if (req && req->started)
 		dmak_chan_end(ch, req, ch->error, req->bytes, sr);
 	dmak_chan_end_started(ch, DMAK_ST_ABORTED);
@@ -255,6 +265,7 @@ irqreturn_t dmak_sg_service(struct dmak_chan *ch)
 	if (dmak_chan_read(ch, DMAK_DMASR, &sr))
 		return IRQ_NONE;
 	if (sr & DMAK_SR_ALL_IRQ) {
+		trace_dmak_irq(ch->dd->hw, ch->id, sr);
 		dmak_chan_write(ch, DMAK_DMASR, sr & DMAK_SR_ALL_IRQ);
 		ch->irqs++;
 		ret = IRQ_HANDLED;

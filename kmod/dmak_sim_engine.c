@@ -23,6 +23,7 @@
 
 #include "dmak_hw.h"
 #include "dmak_sim.h"
+#include "dmak_sim_trace.h"
 
 #define SIM_CHUNK	SZ_64K	/* bytes a step moves through the FIFO */
 #define SIM_THROUGH_CHUNK SZ_256K /* bytes a cut-through step moves */
@@ -70,8 +71,10 @@ static void dmak_sim_irq_raise(struct dmak_sim *sim)
 	unsigned long pending = xchg(&sim->irq_pending, 0);
 	int ch;
 
-	for_each_set_bit(ch, &pending, SIM_NCHANS)
+	for_each_set_bit(ch, &pending, SIM_NCHANS) {
+		trace_dmak_sim_raise(sim->id, ch);
 		generic_handle_irq_safe(sim->virq[ch]);
+	}
 }
 
 /* transfer state changes, with sim->lock held */
@@ -134,6 +137,7 @@ static void dmak_sim_begin(struct dmak_sim *sim, int ch)
 	c->busy = true;
 	c->checked = false;	/* the engine checks the range, unlocked */
 	c->dmasr &= ~DMAK_SR_IDLE;
+	trace_dmak_sim_begin(sim->id, ch, c->pos, c->left);
 	dmak_sim_inject(sim, ch);
 }
 

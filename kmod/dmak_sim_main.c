@@ -150,7 +150,13 @@ static void dmak_sim_write_cr(struct dmak_sim *sim, int ch, u32 val)
 		dmak_sim_sg_write_cr(sim, ch, old);
 	} else if (val & DMAK_CR_RS) {
 		c->dmasr &= ~DMAK_SR_HALTED;
-		wake_up(&sim->kick);
+		/*
+		 * RS alone moves nothing: only a start a STOP held back is
+		 * work for the engine. Waking it for every DMACR write costs
+		 * a cross-CPU wake-up per transfer for nothing.
+		 */
+		if (c->start)
+			wake_up(&sim->kick);
 	} else if (!c->busy) {
 		c->dmasr = (c->dmasr | DMAK_SR_HALTED) & ~DMAK_SR_IDLE;
 	}

@@ -23,6 +23,7 @@
 
 #include "dmak_hw.h"
 #include "dmak_sim.h"
+#include "dmak_sim_trace.h"
 
 /**
  * struct dmak_sim_desc - the fields of a descriptor the engine uses
@@ -421,6 +422,7 @@ static void dmak_sim_sg_load(struct dmak_sim *sim, int ch, u64 addr,
 	c->busy = true;
 	c->checked = false;	/* the engine checks the range, unlocked */
 	c->sg_state = SIM_SG_DESC;
+	trace_dmak_sim_begin(sim->id, ch, c->pos, c->left);
 	dmak_sim_inject(sim, ch);
 }
 

@@ -12,6 +12,7 @@
 #include <linux/uaccess.h>
 
 #include "dmak.h"
+#include "dmak_trace.h"
 
 #define DMAK_XFER_FLAGS	(DMAK_XFER_NO_SYNC | DMAK_XFER_MORE)
 
@@ -161,6 +162,8 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 		for (j = 0; j < reqs[i]->nsegs; j++)
 			xfers[k++].seq = reqs[i]->seq;
 		list_add_tail(&reqs[i]->node, &ch->queue);
+		trace_dmak_submit(dd->hw, ch->id, reqs[i]->seq, reqs[i]->len,
+				  reqs[i]->nsegs);
 	}
 	for (i = 0; i < 2 && !ret; i++)
 		if (dmak_chan_present(&dd->chan[i]))
