@@ -1,7 +1,8 @@
 """The ``pydmak`` command (also ``python -m pydmak``).
 
-Subcommands: ``info`` (the devices and what each offers), ``demo``,
-``bench [DEV]`` (loopback throughput and latency) and ``reset DEV``. Each
+Subcommands: ``info`` (the devices and what each offers), ``regs [DEV]``
+(every register, decoded), ``demo``, ``bench [DEV]`` (loopback throughput
+and latency) and ``reset DEV``. Each
 subcommand lives in a module of this package with ``add_parser(sub)`` and
 ``run(args) -> int``. Exit status: 0 done, 1 the request failed (a missing
 device or module, a DMA error, data that did not arrive intact; one line
@@ -15,12 +16,12 @@ import sys
 from typing import List, Optional
 
 from ..dma import DMAError
-from . import bench, demo, info, reset
+from . import bench, demo, info, regs, reset
 from .errors import CommandError
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (info, demo, bench, reset)
+SUBCOMMANDS = (info, regs, demo, bench, reset)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pydmak",
         description="Xilinx AXI DMA devices (/dev/dmakN of the dmak "
-        "driver): list them, run the demo, benchmark, reset.",
-        epilog="DEV is an index N for /dev/dmakN or a path. --json output "
-        "is described in docs/cli.md. Exit status: 0 done, 1 failed (one "
-        "line on stderr says why), 2 bad arguments.")
+        "driver): list them, show their registers, run the demo, "
+        "benchmark, reset.",
+        epilog="DEV is an index N for /dev/dmakN, the IP's name "
+        "(axi_dma_0), its base address (0x40400000) or a path. --json "
+        "output is described in docs/cli.md. Exit status: 0 done, 1 "
+        "failed (one line on stderr says why), 2 bad arguments.")
     parser.add_argument("--version", action="version",
                         version=f"pydmak {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -43,17 +43,34 @@ def module_version() -> Optional[str]:
         return None
 
 
+def _sysfs(path: str, attr: str) -> Optional[str]:
+    """Attribute ``attr`` of the device at ``path`` (found by its
+    major:minor), or None if unknown."""
+    try:
+        rdev = os.stat(path).st_rdev
+        return pathlib.Path(f"/sys/dev/char/{os.major(rdev)}:"
+                            f"{os.minor(rdev)}/{attr}").read_text().strip()
+    except OSError:
+        return None
+
+
 def live_buffers(path: str) -> Optional[Tuple[int, int]]:
     """``(count, bytes)`` of buffer memory the driver holds for the device
     at ``path``, over every open file (sysfs), or None if unknown."""
     try:
-        rdev = os.stat(path).st_rdev
-        attr = pathlib.Path(f"/sys/dev/char/{os.major(rdev)}:"
-                            f"{os.minor(rdev)}/buffers")
-        count, nbytes = attr.read_text().split()
+        count, nbytes = (_sysfs(path, "buffers") or "").split()
         return int(count), int(nbytes)
-    except (OSError, ValueError):
+    except ValueError:
         return None
+
+
+def identity(path: str) -> Dict[str, Any]:
+    """The IP's name, node name, base address and compatible (sysfs)."""
+    base = _sysfs(path, "base")
+    compatible = _sysfs(path, "compatible")
+    return {"name": _sysfs(path, "name"), "node": _sysfs(path, "node"),
+            "base": int(base, 16) if base else None,
+            "compatible": compatible.split() if compatible else []}
 
 
 def describe(dev: Device) -> Dict[str, Any]:
@@ -62,6 +79,7 @@ def describe(dev: Device) -> Dict[str, Any]:
     live = live_buffers(dev.path)
     return {
         "path": dev.path,
+        **identity(dev.path),
         "abi_version": info.abi_version,
         "mode": "sg" if info.sg else "direct",
         "channels": [name for name, present in
@@ -85,7 +103,9 @@ def _row(d: Dict[str, Any]) -> List[Any]:
     sg = d["mode"] == "sg"
     live = d["buffers"]
     return [
-        d["path"], d["mode"], ",".join(d["channels"]) or "-",
+        d["path"], d["name"] or "?",
+        "-" if d["base"] is None else f"0x{d['base']:x}",
+        d["mode"], ",".join(d["channels"]) or "-",
         d["length_width"], d["addr_width"], d["data_width"],
         "yes" if d["dre"] else "no",
         d["ring_size"] if sg else "-",
@@ -97,9 +117,9 @@ def _row(d: Dict[str, Any]) -> List[Any]:
     ]
 
 
-HEADERS = ["DEVICE", "MODE", "CHANNELS", "LEN BITS", "ADDR BITS",
-           "DATA BITS", "DRE", "RING", "DESC MAX", "MAX TRANSFER", "QUOTA",
-           "BUFFERS"]
+HEADERS = ["DEVICE", "NAME", "BASE", "MODE", "CHANNELS", "LEN BITS",
+           "ADDR BITS", "DATA BITS", "DRE", "RING", "DESC MAX",
+           "MAX TRANSFER", "QUOTA", "BUFFERS"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
           f"{report['module_version'] or '?'}, ABI "
           f"{described[0]['abi_version']}")
     print_table(HEADERS, [_row(d) for d in described],
-                right=range(3, 12))
+                right=range(5, 14))
     print("BUFFERS: count (bytes) the driver holds now, over every open "
           "file; QUOTA: per open file")
     return 0

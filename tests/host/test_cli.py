@@ -13,7 +13,7 @@ import pytest
 from fakes import FakeDevice
 from pydmak import _uapi
 from pydmak.cli import args as cli_args
-from pydmak.cli import build_parser, info, main
+from pydmak.cli import build_parser, info, main, regs
 from pydmak.cli.output import print_table, size_text
 from pydmak.cli.progress import Progress
 from pydmak.device import DeviceInfo
@@ -25,7 +25,7 @@ INFO_KEYS = {"pydmak_version", "module_version", "devices"}
 DEVICE_KEYS = {"path", "abi_version", "mode", "channels", "length_width",
                "addr_width", "data_width", "dre", "alignment", "ring_size",
                "desc_max", "max_transfer", "delay_unit_ns", "buffer_quota",
-               "buffers"}
+               "buffers", "name", "node", "base", "compatible"}
 SG = DeviceInfo(abi_version=_uapi.ABI_VERSION, mm2s=True, s2mm=True,
                 sg=True, dre=False, length_width=14, addr_width=64,
                 data_width=64, ring_size=256, max_transfer=16320 * 256,
@@ -164,6 +164,9 @@ def fake_info(monkeypatch):
     monkeypatch.setattr(info, "devices", lambda: ["/dev/dmakF"])
     monkeypatch.setattr(info, "Device", lambda target: FakeDevice(SG))
     monkeypatch.setattr(info, "live_buffers", lambda path: (2, 8192))
+    monkeypatch.setattr(info, "identity", lambda path: {
+        "name": "axi_dma_3", "node": "dma@40430000", "base": 0x40430000,
+        "compatible": ["xlnx,axi-dma-7.1", "xlnx,axi-dma-1.00.a"]})
     monkeypatch.setattr(info, "module_version", lambda: "9.9.9")
 
 
@@ -177,7 +180,10 @@ def test_info_json_shape(fake_info, capsys):
     (dev,) = report["devices"]
     assert set(dev) == DEVICE_KEYS
     assert dev == {
-        "path": "/dev/dmakF", "abi_version": _uapi.ABI_VERSION,
+        "path": "/dev/dmakF", "name": "axi_dma_3", "node": "dma@40430000",
+        "base": 0x40430000,
+        "compatible": ["xlnx,axi-dma-7.1", "xlnx,axi-dma-1.00.a"],
+        "abi_version": _uapi.ABI_VERSION,
         "mode": "sg", "channels": ["mm2s", "s2mm"], "length_width": 14,
         "addr_width": 64, "data_width": 64, "dre": False, "alignment": 8,
         "ring_size": 256, "desc_max": 16320, "max_transfer": 16320 * 256,
@@ -189,11 +195,66 @@ def test_info_table(fake_info, capsys):
     assert main(["info"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("pydmak ") and "dmak module 9.9.9" in lines[0]
-    assert lines[1].split()[:3] == ["DEVICE", "MODE", "CHANNELS"]
+    assert lines[1].split()[:5] == ["DEVICE", "NAME", "BASE", "MODE",
+                                    "CHANNELS"]
     row = lines[2].split()
-    assert row[:3] == ["/dev/dmakF", "sg", "mm2s,s2mm"]
+    assert row[:5] == ["/dev/dmakF", "axi_dma_3", "0x40430000", "sg",
+                       "mm2s,s2mm"]
     assert str(16320 * 256) in row and "256" in row and "16320" in row
     assert "512 MiB" in lines[2] and "2 (8 KiB)" in lines[2]
+
+
+class RegsDevice(FakeDevice):
+    """A direct-mode IP with MM2S only: DMACR, DMASR, SA, LENGTH."""
+
+    def registers(self):
+        words = [0] * _uapi.REGS_WORDS
+        words[0x00 // 4] = 0x00010002       # IRQThreshold 1, bit 1
+        words[0x04 // 4] = 0x00010001       # Halted, threshold 1
+        words[0x18 // 4] = 0x1000
+        words[0x28 // 4] = 4096
+        present = sum(1 << (off // 4) for off in (0x00, 0x04, 0x18, 0x28))
+        return present, tuple(words)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+@pytest.fixture
+def fake_regs(monkeypatch):
+    direct = DeviceInfo(**{**SG.__dict__, "sg": False, "s2mm": False,
+                           "addr_width": 32, "ring_size": 0,
+                           "desc_max": 0})
+    monkeypatch.setattr(regs, "devices", lambda: ["/dev/dmakF"])
+    monkeypatch.setattr(regs, "Device", lambda target: RegsDevice(direct))
+
+
+def test_regs_json(fake_regs, capsys):
+    assert main(["regs", "--json"]) == 0
+    (dev,) = json.loads(capsys.readouterr().out)["devices"]
+    assert dev["mode"] == "direct"
+    by_name = {r["name"]: r for r in dev["registers"]}
+    assert by_name["MM2S_DMASR"]["value"] == 0x00010001
+    assert by_name["MM2S_DMASR"]["fields"]["Halted"] == 1
+    assert by_name["MM2S_DMASR"]["fields"]["IRQThresholdSts"] == 1
+    assert by_name["MM2S_LENGTH"]["fields"]["Length"] == 4096
+    assert "scatter-gather" in by_name["MM2S_CURDESC"]["absent"]
+    assert by_name["S2MM_DMACR"]["absent"]
+    assert [r["offset"] for r in dev["registers"]] == sorted(
+        r["offset"] for r in dev["registers"])
+
+
+def test_regs_table(fake_regs, capsys):
+    assert main(["regs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "/dev/dmakF (direct):"
+    line = next(x for x in out.splitlines() if "MM2S_DMASR" in x)
+    assert "0x04" in line and "0x00010001" in line and "Halted=1" in line
+    line = next(x for x in out.splitlines() if "S2MM_DMASR" in x)
+    assert "-" in line and "(" in line
 
 
 def test_live_buffers_of_a_missing_device_are_unknown():
@@ -204,7 +265,8 @@ def test_every_json_key_is_documented():
     for key in INFO_KEYS | DEVICE_KEYS | {
             "throughput", "latency", "bytes", "transfers", "mb_per_s",
             "us_per_transfer", "round_trips", "median_us", "p99_us",
-            "error_before", "queued_before", "error", "queued"}:
+            "error_before", "queued_before", "error", "queued",
+            "registers", "offset", "value", "fields", "absent"}:
         assert f"`{key}`" in DOCS, key
 
 

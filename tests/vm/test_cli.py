@@ -106,10 +106,13 @@ def test_info_table(cli):
     lines = cli("info")[0].splitlines()
     assert lines[0] == (f"pydmak {VERSION}, dmak module {VERSION}, ABI "
                         f"{sysfs_attr('abi_version')}")
-    assert lines[1].split()[:3] == ["DEVICE", "MODE", "CHANNELS"]
+    assert lines[1].split()[:5] == ["DEVICE", "NAME", "BASE", "MODE",
+                                    "CHANNELS"]
     direct, sg = lines[2].split(), lines[3].split()
-    assert direct[:3] == ["/dev/dmak0", "direct", "mm2s,s2mm"]
-    assert sg[:3] == ["/dev/dmak1", "sg", "mm2s,s2mm"]
+    assert direct[:5] == ["/dev/dmak0", "axi_dma_0", "0x40400000", "direct",
+                          "mm2s,s2mm"]
+    assert sg[:5] == ["/dev/dmak1", "axi_dma_1", "0x40410000", "sg",
+                      "mm2s,s2mm"]
     assert sysfs_attr("max_transfer", 0) in direct
     assert sysfs_attr("max_transfer", 1) in sg
     assert sysfs_attr("desc_max", 1) in sg
@@ -117,9 +120,38 @@ def test_info_table(cli):
 
 
 def test_info_of_one_device(cli):
-    report = json.loads(cli("info", "/dev/dmak1", "--json")[0])
-    assert [d["path"] for d in report["devices"]] == ["/dev/dmak1"]
-    assert report["devices"][0]["mode"] == "sg"
+    for dev in ("/dev/dmak1", "axi_dma_1", "0x40410000", "dma@40410000",
+                "1"):
+        report = json.loads(cli("info", dev, "--json")[0])
+        (got,) = report["devices"]
+        assert got["path"] == "/dev/dmak1"
+        assert got["mode"] == "sg"
+        assert (got["name"], got["node"], got["base"]) == (
+            sysfs_attr("name", 1), sysfs_attr("node", 1), 0x40410000)
+        assert got["compatible"] == sysfs_attr("compatible", 1).split()
+
+
+def test_regs_match_the_register_map(cli):
+    """``regs --json`` shows what ``register_map`` reads; absent registers
+    say why; the SG IP shows SGIncld, the direct one its LENGTH."""
+    report = json.loads(cli("regs", "--json")[0])
+    direct, sg = report["devices"]
+    for index, dev in ((0, direct), (1, sg)):
+        with pydmak.DMA(index) as dma:
+            snap = dma.register_map.snapshot()
+        regs = {r["name"]: r for r in dev["registers"]}
+        assert {n for n, r in regs.items() if "value" in r} == set(snap)
+        for name, reg in snap.items():
+            assert regs[name]["value"] == int(reg), name
+            assert regs[name]["fields"] == reg.fields(), name
+    assert {r["name"]: r for r in sg["registers"]}[
+        "MM2S_DMASR"]["fields"]["SGIncld"] == 1
+    assert "scatter-gather" in {r["name"]: r for r in direct["registers"]}[
+        "MM2S_CURDESC"]["absent"]
+    out = cli("regs", "axi_dma_1")[0].splitlines()
+    assert out[0] == "/dev/dmak1 (sg):"
+    line = next(x for x in out if x.split()[0] == "S2MM_DMASR")
+    assert "SGIncld=1" in line and "0x34" in line
 
 
 def test_the_program_and_the_console_script():
