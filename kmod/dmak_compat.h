@@ -71,4 +71,11 @@ static inline void dmak_vm_flags_set(struct vm_area_struct *vma,
 #define dmak_dma_buf_unmap	dma_buf_unmap_attachment
 #endif
 
+/* 6.10 dropped __assign_str()'s source argument: __string() names it. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define dmak_assign_str(dst, src)	__assign_str(dst)
+#else
+#define dmak_assign_str(dst, src)	__assign_str(dst, src)
+#endif
+
 #endif /* _DMAK_COMPAT_H */

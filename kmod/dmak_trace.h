@@ -21,6 +21,7 @@
 #include <linux/device.h>
 #include <linux/tracepoint.h>
 
+#include "dmak_compat.h"
 #include "include/uapi/dmak.h"
 
 #define dmak_show_chan(ch)						\
@@ -52,7 +53,7 @@ TRACE_EVENT(dmak_submit,
 		__field(u64, bytes)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(dev));
+		dmak_assign_str(dev, dev_name(dev));
 		__entry->chan = chan;
 		__entry->pieces = pieces;
 		__entry->seq = seq;
@@ -76,7 +77,7 @@ TRACE_EVENT(dmak_start,
 		__field(u64, bytes)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(dev));
+		dmak_assign_str(dev, dev_name(dev));
 		__entry->chan = chan;
 		__entry->descs = descs;
 		__entry->seq = seq;
@@ -98,7 +99,7 @@ TRACE_EVENT(dmak_irq,
 		__field(u32, dmasr)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(dev));
+		dmak_assign_str(dev, dev_name(dev));
 		__entry->chan = chan;
 		__entry->dmasr = dmasr;
 	),
@@ -119,7 +120,7 @@ TRACE_EVENT(dmak_complete,
 		__field(u32, dmasr)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(dev));
+		dmak_assign_str(dev, dev_name(dev));
 		__entry->chan = chan;
 		__entry->status = status;
 		__entry->seq = seq;
@@ -143,7 +144,7 @@ TRACE_EVENT(dmak_error,
 		__field(u32, status)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(dev));
+		dmak_assign_str(dev, dev_name(dev));
 		__entry->chan = chan;
 		__entry->dmasr = dmasr;
 		__entry->seq = seq;
