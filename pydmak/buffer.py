@@ -209,6 +209,29 @@ def _normalise_shape(shape: Shape) -> Tuple[int, ...]:
     return dims
 
 
+def _layout(shape: Shape, dtype) -> Tuple[Tuple[int, ...], np.dtype, int]:
+    """``(dims, dtype, nbytes)`` of an array to put in a DMA buffer."""
+    dims = _normalise_shape(shape)
+    dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError(f"dtype {dt} holds Python objects, which cannot "
+                        "live in a DMA buffer")
+    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    if nbytes < 1:
+        raise ValueError(f"shape {dims} of {dt} is empty: a DMA buffer "
+                         "needs at least one byte")
+    return dims, dt, nbytes
+
+
+def _device(device: Optional[Device]) -> Device:
+    if device is None:
+        return default_device()
+    if not isinstance(device, Device):
+        raise TypeError(f"device must be a pydmak.Device, not "
+                        f"{type(device).__name__}")
+    return device
+
+
 def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
              device: Optional[Device] = None) -> DMABuffer:
     """Allocates a DMA buffer and returns it as a numpy array.
@@ -220,20 +243,8 @@ def allocate(shape: Shape, dtype="u4", cacheable: bool = False,
     ``invalidate()`` before the CPU reads what the device wrote.
     ``device`` defaults to the first ``/dev/dmakN``.
     """
-    dims = _normalise_shape(shape)
-    dt = np.dtype(dtype)
-    if dt.hasobject:
-        raise TypeError(f"dtype {dt} holds Python objects, which cannot "
-                        "live in a DMA buffer")
-    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
-    if nbytes < 1:
-        raise ValueError(f"shape {dims} of {dt} is empty: a DMA buffer "
-                         "needs at least one byte")
-    if device is None:
-        device = default_device()
-    elif not isinstance(device, Device):
-        raise TypeError(f"device must be a pydmak.Device, not "
-                        f"{type(device).__name__}")
+    dims, dt, nbytes = _layout(shape, dtype)
+    device = _device(device)
 
     return _mapped(device, device.alloc(nbytes, cached=bool(cacheable)),
                    dims, dt)
@@ -269,19 +280,8 @@ def from_dmabuf(fd: int, shape: Shape, dtype="u1",
     otherwise). Transfers on it maintain the CPU caches as for a
     ``cacheable`` buffer; ``freebuffer()`` detaches it.
     """
-    dims = _normalise_shape(shape)
-    dt = np.dtype(dtype)
-    if dt.hasobject:
-        raise TypeError(f"dtype {dt} holds Python objects, which cannot "
-                        "live in a DMA buffer")
-    nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
-    if nbytes < 1:
-        raise ValueError(f"shape {dims} of {dt} is empty")
-    if device is None:
-        device = default_device()
-    elif not isinstance(device, Device):
-        raise TypeError(f"device must be a pydmak.Device, not "
-                        f"{type(device).__name__}")
+    dims, dt, nbytes = _layout(shape, dtype)
+    device = _device(device)
     raw = device.import_dmabuf(fd)
     if nbytes > raw.size:
         device.free(raw.handle)

@@ -6,7 +6,7 @@ import argparse
 import re
 from typing import List, Union
 
-__all__ = ["device_arg", "positive_float", "positive_int", "size_arg",
+__all__ = ["add_device", "add_json", "device_arg", "positive_float", "positive_int", "size_arg",
            "sizes_arg"]
 
 DEVICE_HELP = ("a device: an index N for /dev/dmakN, the IP's name "
@@ -70,3 +70,20 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not above 0")
     return value
+
+
+def add_device(p: argparse.ArgumentParser, default: str = "") -> None:
+    """Adds the DEV argument: optional, with ``default`` saying what its
+    absence means, or required when ``default`` is empty."""
+    if default:
+        p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
+                       help=f"{DEVICE_HELP} (default: {default})")
+    else:
+        p.add_argument("device", type=device_arg, metavar="DEV",
+                       help=DEVICE_HELP)
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """Adds ``--json``."""
+    p.add_argument("--json", action="store_true",
+                   help="print JSON (keys: see docs/cli.md)")

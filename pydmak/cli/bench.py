@@ -19,7 +19,7 @@ import numpy as np
 
 from ..buffer import allocate
 from ..dma import DMA
-from .args import (DEVICE_HELP, device_arg, positive_float, positive_int,
+from .args import (add_device, add_json, positive_float, positive_int,
                    size_arg, sizes_arg)
 from .errors import CommandError
 from .output import print_json, print_table, size_text
@@ -40,8 +40,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "over a few sizes, then the round-trip latency of one small "
         "transfer. Needs a stream looped back (the simulated IP does). "
         "A progress bar is drawn on stderr when it is a terminal.")
-    p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
-                   help=DEVICE_HELP + " (default: the first device)")
+    add_device(p, "the first device")
     p.add_argument("--sizes", type=sizes_arg, metavar="LIST",
                    help="transfer sizes, e.g. 4K,64K,1M (default: those of "
                    "4K,64K,1M the device can move in one transfer)")
@@ -54,8 +53,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                    help="round trips timed for the latency (default 1000)")
     p.add_argument("--latency-size", type=size_arg, default=64,
                    metavar="SIZE", help="bytes per round trip (default 64)")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON (keys: see docs/cli.md)")
+    add_json(p)
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import demo
-from .args import DEVICE_HELP, device_arg
+from .args import add_device
 
 __all__ = ["add_parser", "run"]
 
@@ -18,8 +18,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "kinds, then loops data MM2S -> S2MM at several sizes and checks "
         "every byte (on an SG device also a batch and a gather). Needs a "
         "stream looped back (the simulated IP does).")
-    p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
-                   help=DEVICE_HELP + " (default: every device)")
+    add_device(p, "every device")
     p.set_defaults(func=run)
 
 

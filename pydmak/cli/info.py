@@ -13,7 +13,7 @@ import pathlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..device import Device, devices
-from .args import DEVICE_HELP, device_arg
+from .args import add_device, add_json
 from .output import print_json, print_table, size_text
 
 __all__ = ["add_parser", "describe", "module_version", "run"]
@@ -28,10 +28,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         description="Lists the dmak devices (or DEV): mode, channels, "
         "widths, limits, the buffer quota per open file and the buffer "
         "memory the driver holds now.")
-    p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
-                   help=DEVICE_HELP + " (default: every device)")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON (keys: see docs/cli.md)")
+    add_device(p, "every device")
+    add_json(p)
     p.set_defaults(func=run)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 from ..device import Device, devices
 from ..registers import REGISTERS, absent_reason, decode
-from .args import DEVICE_HELP, device_arg
+from .args import add_device, add_json
 from .output import print_json
 
 __all__ = ["add_parser", "read", "run"]
@@ -25,10 +25,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         description="Reads every PG021 register of both channels of DEV "
         "(or of every device) and prints it with its decoded fields. "
         "Read-only: reading has no side effect on the IP.")
-    p.add_argument("device", nargs="?", type=device_arg, metavar="DEV",
-                   help=DEVICE_HELP + " (default: every device)")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON (keys: see docs/cli.md)")
+    add_device(p, "every device")
+    add_json(p)
     p.set_defaults(func=run)
 
 

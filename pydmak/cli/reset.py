@@ -11,7 +11,7 @@ import argparse
 from typing import Any, Dict, List, Optional
 
 from ..dma import DMA, DMAChannel
-from .args import DEVICE_HELP, device_arg
+from .args import add_device, add_json
 from .output import print_json, print_table
 
 __all__ = ["add_parser", "run"]
@@ -24,10 +24,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         description="Resets the AXI DMA core: a channel halted on an error "
         "works again. Every unfinished transfer on either channel, of "
         "every process using the device, ends with status 'reset'.")
-    p.add_argument("device", type=device_arg, metavar="DEV",
-                   help=DEVICE_HELP)
-    p.add_argument("--json", action="store_true",
-                   help="print JSON (keys: see docs/cli.md)")
+    add_device(p)
+    add_json(p)
     p.set_defaults(func=run)
 
 
