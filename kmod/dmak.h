@@ -8,6 +8,7 @@
 #include <linux/cdev.h>
 #include <linux/interrupt.h>
 #include <linux/device.h>
+#include <linux/dma-direction.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -414,6 +415,8 @@ void dmak_buf_put(struct dmak_buf *buf);
 int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg);
 int dmak_buf_free(struct dmak_client *cl, u32 handle);
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg);
+void dmak_buf_sync_range(struct dmak_buf *buf, dma_addr_t addr, size_t len,
+			 enum dma_data_direction dir, bool for_cpu);
 int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma);
 void dmak_buf_release_all(struct dmak_client *cl);
 int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf);

@@ -157,13 +157,15 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 	if (ret)
 		goto err_uncharge;
 
+	kref_get(&buf->ref);	/* a FREE of the new handle may come at once */
 	ret = dmak_buf_publish(cl, buf);
-	if (ret)
-		return ret;
-	arg->handle = buf->handle;
-	arg->mmap_offset = (u64)buf->handle << PAGE_SHIFT;
-	arg->dma_addr = buf->dma;
-	return 0;
+	if (!ret) {
+		arg->handle = buf->handle;
+		arg->mmap_offset = (u64)buf->handle << PAGE_SHIFT;
+		arg->dma_addr = buf->dma;
+	}
+	dmak_buf_put(buf);
+	return ret;
 
 err_uncharge:
 	atomic64_sub(buf->alloc_size, &cl->used);
@@ -205,9 +207,32 @@ void dmak_buf_release_all(struct dmak_client *cl)
 	mutex_unlock(&cl->lock);
 }
 
+/*
+ * Cache maintenance of the @len bytes at bus address @addr of @buf, for
+ * the device (@for_cpu false: before it touches them) or the CPU (after).
+ * A buffer of this device is one block of memory; an imported one is one
+ * block only in bus addresses (an IOMMU may gather scattered pages into
+ * it), so it is maintained whole, through its table. Never sleeps.
+ */
+void dmak_buf_sync_range(struct dmak_buf *buf, dma_addr_t addr, size_t len,
+			 enum dma_data_direction dir, bool for_cpu)
+{
+	struct device *hw = buf->owner->dd->hw;
+
+	if (!(buf->flags & DMAK_BUF_CACHED))
+		return;		/* coherent: nothing to maintain */
+	if (buf->attach && for_cpu)
+		dma_sync_sgtable_for_cpu(hw, buf->sgt, dir);
+	else if (buf->attach)
+		dma_sync_sgtable_for_device(hw, buf->sgt, dir);
+	else if (for_cpu)
+		dma_sync_single_for_cpu(hw, addr, len, dir);
+	else
+		dma_sync_single_for_device(hw, addr, len, dir);
+}
+
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)
 {
-	struct device *hw = cl->dd->hw;
 	struct dmak_buf *buf;
 	dma_addr_t start;
 	int ret = 0;
@@ -223,14 +248,11 @@ int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)
 		ret = -EINVAL;
 		goto out;
 	}
-	if (!(buf->flags & DMAK_BUF_CACHED))
-		goto out;	/* coherent: nothing to maintain */
-
 	start = buf->dma + arg->offset;
 	if (arg->direction & DMAK_SYNC_TO_DEVICE)
-		dma_sync_single_for_device(hw, start, arg->size, DMA_TO_DEVICE);
+		dmak_buf_sync_range(buf, start, arg->size, DMA_TO_DEVICE, false);
 	if (arg->direction & DMAK_SYNC_FROM_DEVICE)
-		dma_sync_single_for_cpu(hw, start, arg->size, DMA_FROM_DEVICE);
+		dmak_buf_sync_range(buf, start, arg->size, DMA_FROM_DEVICE, true);
 out:
 	dmak_buf_put(buf);
 	return ret;

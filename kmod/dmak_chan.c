@@ -74,10 +74,8 @@ void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
 	if (ch->id == DMAK_S2MM && req->started &&
 	    !(req->flags & DMAK_XFER_NO_SYNC))
 		for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
-			if (seg->buf->flags & DMAK_BUF_CACHED)
-				dma_sync_single_for_cpu(ch->dd->hw, seg->dma,
-							seg->len,
-							DMA_FROM_DEVICE);
+			dmak_buf_sync_range(seg->buf, seg->dma, seg->len,
+					    DMA_FROM_DEVICE, true);
 	if (r->seq < req->seq) {	/* never overwrite a newer result */
 		r->seq = req->seq;
 		r->cl = req->cl;

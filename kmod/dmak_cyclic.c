@@ -21,19 +21,13 @@
 
 #define DMAK_HALT_TIMEOUT_US	100000
 
-static void dmak_capture_sync(struct dmak_chan *ch, struct dmak_capture *cap,
-			      u32 slot, bool for_cpu)
+static void dmak_capture_sync(struct dmak_capture *cap, u32 slot,
+			      bool for_cpu)
 {
 	dma_addr_t addr = cap->dma + (dma_addr_t)slot * cap->slot_size;
 
-	if (!(cap->buf->flags & DMAK_BUF_CACHED))
-		return;
-	if (for_cpu)
-		dma_sync_single_for_cpu(ch->dd->hw, addr, cap->slot_size,
-					DMA_FROM_DEVICE);
-	else
-		dma_sync_single_for_device(ch->dd->hw, addr, cap->slot_size,
-					   DMA_FROM_DEVICE);
+	dmak_buf_sync_range(cap->buf, addr, cap->slot_size, DMA_FROM_DEVICE,
+			    for_cpu);
 }
 
 static void dmak_capture_push(struct dmak_chan *ch, struct dmak_capture *cap,
@@ -70,7 +64,7 @@ void dmak_cyclic_service(struct dmak_chan *ch, u32 sr)
 		if (!(st & DMAK_DESC_STS_CMPLT))
 			break;
 		dma_rmb();
-		dmak_capture_sync(ch, cap, slot, true);
+		dmak_capture_sync(cap, slot, true);
 		cap->filled++;
 		cap->fill_idx = slot + 1 == cap->slots ? 0 : slot + 1;
 		flags = (st & DMAK_DESC_STS_RXSOF ? DMAK_COMPL_SOF : 0) |
@@ -138,7 +132,7 @@ static void dmak_cyclic_arm(struct dmak_chan *ch, struct dmak_capture *cap)
 			.control = cpu_to_le32(cap->slot_size),
 		};
 		ring->owner[i] = NULL;
-		dmak_capture_sync(ch, cap, i, false);
+		dmak_capture_sync(cap, i, false);
 	}
 	ring->head = 0;
 	ring->count = cap->slots;
@@ -245,6 +239,11 @@ static int dmak_cyclic_start(struct dmak_chan *ch, struct dmak_client *cl,
 		cap = NULL;
 	}
 	spin_unlock_irq(&ch->lock);
+	if (ret == -ETIMEDOUT) {
+		/* RS=0 did not halt it: a reset brings the ring back in step */
+		dev_warn(ch->dd->hw, "s2mm did not halt for a capture; resetting\n");
+		dmak_dev_reset(ch->dd, DMAK_ST_RESET, false);
+	}
 	if (ret != -EIO)
 		dmak_cyclic_free(cap);
 	return ret;
@@ -285,7 +284,7 @@ static int dmak_cyclic_release(struct dmak_chan *ch, struct dmak_client *cl,
 			 seq - cap->released);
 	for (; cap->released < seq; cap->released++) {
 		slot = cap->release_idx;
-		dmak_capture_sync(ch, cap, slot, false);
+		dmak_capture_sync(cap, slot, false);
 		WRITE_ONCE(ch->ring.desc[slot].status, 0);
 		cap->release_idx = slot + 1 == cap->slots ? 0 : slot + 1;
 	}
@@ -314,20 +313,25 @@ static int dmak_cyclic_stop(struct dmak_chan *ch, struct dmak_client *cl)
 	spin_unlock_irq(&ch->lock);
 
 	halted = READ_ONCE(ch->dd->dead) ? 0 : dmak_chan_wait_halted(ch);
+	if (halted) {
+		/*
+		 * Still writing: only a reset stops it before the buffer goes.
+		 * The reset ends the capture (and rebuilds the ring) once the
+		 * core is out of reset; until then the capture keeps its
+		 * buffer, and closing the file tries again.
+		 */
+		dev_warn(ch->dd->hw, "s2mm did not halt after a capture; resetting\n");
+		return dmak_dev_reset(ch->dd, DMAK_ST_RESET, false);
+	}
 	spin_lock_irq(&ch->lock);
 	if (ch->cap != cap) {		/* a reset ended it meanwhile */
 		spin_unlock_irq(&ch->lock);
 		return 0;
 	}
 	ch->cap = NULL;
-	if (!halted && !READ_ONCE(ch->dd->dead))
+	if (!READ_ONCE(ch->dd->dead))
 		dmak_sg_rebuild(ch);
 	spin_unlock_irq(&ch->lock);
-	if (halted) {
-		/* Still writing: only a reset stops it before the buffer goes. */
-		dev_warn(ch->dd->hw, "s2mm did not halt after a capture; resetting\n");
-		dmak_dev_reset(ch->dd, DMAK_ST_RESET, false);
-	}
 	dmak_cyclic_free(cap);
 	return 0;
 }

@@ -240,14 +240,17 @@ long dmak_ioctl_import(struct dmak_client *cl, void __user *uarg)
 	buf->flags = DMAK_BUF_CACHED;	/* transfers maintain the caches */
 	buf->size = dmabuf->size;
 	buf->alloc_size = dmabuf->size;
-	ret = dmak_buf_publish(cl, buf);	/* puts it on failure */
+	kref_get(&buf->ref);	/* a FREE of the new handle may come at once */
+	ret = dmak_buf_publish(cl, buf);
+	if (!ret) {
+		arg.handle = buf->handle;
+		arg.size = buf->size;
+		arg.mmap_offset = (u64)buf->handle << PAGE_SHIFT;
+		arg.dma_addr = buf->dma;
+	}
+	dmak_buf_put(buf);
 	if (ret)
 		return ret;
-
-	arg.handle = buf->handle;
-	arg.size = buf->size;
-	arg.mmap_offset = (u64)buf->handle << PAGE_SHIFT;
-	arg.dma_addr = buf->dma;
 	if (copy_to_user(uarg, &arg, sizeof(arg))) {
 		dmak_buf_free(cl, arg.handle);
 		return -EFAULT;

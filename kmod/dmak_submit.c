@@ -52,7 +52,7 @@ static int dmak_seg_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 }
 
 /* Hands the pieces of a cached buffer to the device, unless asked not to. */
-static void dmak_req_sync_for_device(struct dmak_dev *dd, struct dmak_req *req)
+static void dmak_req_sync_for_device(struct dmak_req *req)
 {
 	enum dma_data_direction dir = req->chan == DMAK_MM2S ?
 				      DMA_TO_DEVICE : DMA_FROM_DEVICE;
@@ -61,9 +61,8 @@ static void dmak_req_sync_for_device(struct dmak_dev *dd, struct dmak_req *req)
 	if (req->flags & DMAK_XFER_NO_SYNC)
 		return;
 	for (i = 0; i < req->nsegs; i++)
-		if (req->seg[i].buf->flags & DMAK_BUF_CACHED)
-			dma_sync_single_for_device(dd->hw, req->seg[i].dma,
-						   req->seg[i].len, dir);
+		dmak_buf_sync_range(req->seg[i].buf, req->seg[i].dma,
+				    req->seg[i].len, dir, false);
 }
 
 /* Checks the sizes of a request: the length register, or the SG ring. */
@@ -124,7 +123,7 @@ static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 	req->cookie = x[n - 1].cookie;
 	req->flags = x[n - 1].flags & DMAK_XFER_NO_SYNC;
 	/* Hand the ranges to the device now, not later with IRQs off. */
-	dmak_req_sync_for_device(dd, req);
+	dmak_req_sync_for_device(req);
 	*out = req;
 	return 0;
 }
