@@ -587,6 +587,12 @@ class CyclicStream:
 
     # -- iteration -----------------------------------------------------------
 
+    def _deadline(self) -> Optional[float]:
+        """When a wait for the next slot gives up (monotonic), or None."""
+        if self._timeout is None:
+            return None
+        return time.monotonic() + self._timeout
+
     def __iter__(self) -> "CyclicStream":
         return self
 
@@ -595,8 +601,7 @@ class CyclicStream:
         if not self._begin() or not self._enter():
             raise StopIteration
         try:
-            deadline = (None if self._timeout is None
-                        else time.monotonic() + self._timeout)
+            deadline = self._deadline()
             while True:
                 rec = self._pop()
                 if rec is not None:
@@ -623,8 +628,7 @@ class CyclicStream:
         if not self._begin() or not self._enter():
             raise StopAsyncIteration
         try:
-            deadline = (None if self._timeout is None
-                        else time.monotonic() + self._timeout)
+            deadline = self._deadline()
             while True:
                 rec = self._pop()
                 if rec is not None:

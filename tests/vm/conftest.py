@@ -106,6 +106,21 @@ def with_modules(sim_args, dmak_args=()):
     load_modules()
 
 
+@pytest.fixture(scope="module")
+def direct_and_sg():
+    """For a module's tests: dmak0 a direct-mode IP and dmak1 an SG one
+    (``instances=2 sg=0,1``); the default load again afterwards."""
+    yield from with_modules(["instances=2", "sg=0,1"])
+
+
+@pytest.fixture
+def sg_buffers_returned(direct_and_sg):
+    """The SG instance, dmak1, gets back all the buffer memory a test
+    took."""
+    yield
+    assert_buffers_returned(1)
+
+
 def assert_buffers_returned(*indices):
     """Every instance of ``indices`` got back all its buffer memory. Ended
     transfers drop their buffers from a work item: this allows for it."""

@@ -25,25 +25,15 @@ import pytest
 import pydmak
 from pydmak import _uapi
 from pydmak._libc import ioctl
-from conftest import (assert_buffers_returned, live_buffers, sim_fault,
-                     sim_set, wait_for, with_modules)
+from conftest import live_buffers, sim_fault, sim_set, wait_for
 
 DIRECT, SG = 0, 1
 
 
 # -- set-up ------------------------------------------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def two_instances():
-    """dmak0 direct and dmak1 SG; the default load again afterwards."""
-    yield from with_modules(["instances=2", "sg=0,1"])
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_sg_buffers(two_instances):
-    """The SG instance gets back all the buffer memory a test took."""
-    yield
-    assert_buffers_returned(SG)
+# dmak0 direct, dmak1 SG (conftest); every test gives dmak1's memory back.
+pytestmark = pytest.mark.usefixtures("sg_buffers_returned")
 
 
 def _open(index=SG):

@@ -17,19 +17,13 @@ import pydmak
 from pydmak import _uapi
 from pydmak._libc import ioctl
 from conftest import (assert_buffers_returned, live_buffers, sim_set,
-                      wait_for, with_modules)
+                      wait_for)
 
 DIRECT, SG = 0, 1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_instances():
-    """dmak0 direct and dmak1 SG; the default load again afterwards."""
-    yield from with_modules(["instances=2", "sg=0,1"])
-
-
 @pytest.fixture(autouse=True)
-def no_leaked_buffers_anywhere(two_instances):
+def no_leaked_buffers_anywhere(direct_and_sg):
     """Both instances get back every buffer, imported ones included."""
     yield
     assert_buffers_returned(DIRECT, SG)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import pydmak
-from conftest import assert_buffers_returned, sh, sim_fault, with_modules
+from conftest import sh, sim_fault
 
 DIRECT, SG = 0, 1
 TRACING = pathlib.Path("/sys/kernel/tracing")
@@ -28,17 +28,8 @@ LINE = re.compile(r"\s(?P<ts>\d+\.\d+): (?P<event>dmak\w*): "
                   r"(?P<dev>\S+) (?P<chan>mm2s|s2mm)\b(?P<rest>.*)$")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_instances():
-    """dmak0 direct and dmak1 SG; the default load again afterwards."""
-    yield from with_modules(["instances=2", "sg=0,1"])
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_sg_buffers(two_instances):
-    """The SG instance gets back all the buffer memory a test took."""
-    yield
-    assert_buffers_returned(SG)
+# dmak0 direct, dmak1 SG (conftest); every test gives dmak1's memory back.
+pytestmark = pytest.mark.usefixtures("sg_buffers_returned")
 
 
 class Trace:
