@@ -170,14 +170,14 @@ static int dmak_cyclic_prepare(struct dmak_client *cl,
 
 	if (arg->slots < 2 || arg->slots > dd->chan[DMAK_S2MM].ring.size ||
 	    !arg->slot_size || arg->slot_size > dd->info.desc_max ||
-	    arg->slot_size % align || arg->seq)
+	    !IS_ALIGNED(arg->slot_size, align) || arg->seq)
 		return -EINVAL;
 	buf = dmak_buf_get(cl, arg->handle);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	span = arg->slot_size * arg->slots;
 	if (arg->offset >= buf->size || span > buf->size - arg->offset ||
-	    (buf->dma + arg->offset) % align) {
+	    !IS_ALIGNED(buf->dma + arg->offset, align)) {
 		dmak_buf_put(buf);
 		return -EINVAL;
 	}

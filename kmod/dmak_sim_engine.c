@@ -202,7 +202,8 @@ static u64 dmak_sim_to_packet_end(const struct dmak_sim_stream *st)
 static void dmak_sim_copy(struct dmak_sim_stream *st, u64 at, void *mem,
 			  size_t n, bool to_fifo)
 {
-	size_t off = at % st->size, part = min(n, st->size - off);
+	/* st->size is a power of two (DMAK_SIM_FIFO_MAX) */
+	size_t off = at & (st->size - 1), part = min(n, st->size - off);
 
 	if (to_fifo) {
 		memcpy(st->data + off, mem, part);

@@ -392,6 +392,7 @@ static int dmak_sim_engine_add(struct dmak_sim *sim)
 {
 	int ret;
 
+	BUILD_BUG_ON_NOT_POWER_OF_2(DMAK_SIM_FIFO_MAX);
 	sim->stream.size = DMAK_SIM_FIFO_MAX;
 	sim->stream.data = vmalloc(sim->stream.size);
 	if (!sim->stream.data)

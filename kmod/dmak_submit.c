@@ -41,7 +41,8 @@ static int dmak_seg_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	if (x->offset >= buf->size || x->length > buf->size - x->offset ||
-	    (buf->dma + x->offset) % align || (!last && x->length % align)) {
+	    !IS_ALIGNED(buf->dma + x->offset, align) ||
+	    (!last && !IS_ALIGNED(x->length, align))) {
 		dmak_buf_put(buf);
 		return -EINVAL;
 	}
