@@ -152,6 +152,7 @@ struct dmak_sim_stream {
  * @virq: the two Linux interrupts
  * @irq_pending: channels whose interrupt line rose; the engine raises them
  * @child: the device dmak.ko binds to
+ * @coherent: whether @child is DMA-coherent (dmak_sim_mem.c)
  * @engine: the thread that moves data
  * @kick: wakes @engine
  * @stream: the loopback FIFO (engine-owned)
@@ -180,6 +181,7 @@ struct dmak_sim {
 	unsigned int virq[SIM_NCHANS];
 	unsigned long irq_pending;
 	struct platform_device *child;
+	bool coherent;
 	struct task_struct *engine;
 	wait_queue_head_t kick;
 	struct dmak_sim_stream stream;
@@ -207,12 +209,17 @@ static inline u64 dmak_sim_addr(const struct dmak_sim *sim, const u32 *reg)
 /* dmak_sim_main.c */
 void dmak_sim_reset_regs(struct dmak_sim *sim);
 
+/* dmak_sim_mem.c */
+bool dmak_sim_is_ram(u64 addr, u32 len);
+void dmak_sim_mem_init(struct dmak_sim *sim, struct device *dma_dev);
+void *dmak_sim_map(struct dmak_sim *sim, u64 addr, size_t n);
+void dmak_sim_unmap(struct dmak_sim *sim, void *mem);
+
 /* dmak_sim_engine.c */
 int dmak_sim_engine_start(struct dmak_sim *sim);
 void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level);
 u32 dmak_sim_irq_level(const struct dmak_sim_chan *c);
 void dmak_sim_inject(struct dmak_sim *sim, int ch);
-bool dmak_sim_is_ram(u64 addr, u32 len);
 extern const char * const dmak_sim_fault_names[SIM_NFAULTS];
 
 /* dmak_sim_sg.c */

@@ -101,12 +101,6 @@ static void dmak_sim_end(struct dmak_sim *sim, int ch, u32 sr_bits)
 	dmak_sim_irq_update(sim, ch, level);
 }
 
-bool dmak_sim_is_ram(u64 addr, u32 len)
-{
-	return region_intersects(addr, len, IORESOURCE_SYSTEM_RAM,
-				 IORES_DESC_NONE) == REGION_INTERSECTS;
-}
-
 /*
  * With sim->lock held: the armed one-shot faults hit the transfer (direct
  * mode) or descriptor (SG mode) that the channel just began.
@@ -215,15 +209,16 @@ static void dmak_sim_copy(struct dmak_sim_stream *st, u64 at, void *mem,
 }
 
 /* Moves up to SIM_CHUNK bytes between memory and the FIFO. */
-static int dmak_sim_move(struct dmak_sim_stream *st, u64 addr, size_t n,
+static int dmak_sim_move(struct dmak_sim *sim, u64 addr, size_t n,
 			 bool to_fifo)
 {
-	void *mem = memremap(addr, n, MEMREMAP_WB);
+	struct dmak_sim_stream *st = &sim->stream;
+	void *mem = dmak_sim_map(sim, addr, n);
 
 	if (!mem)
 		return -EFAULT;
 	dmak_sim_copy(st, to_fifo ? st->in : st->out, mem, n, to_fifo);
-	memunmap(mem);
+	dmak_sim_unmap(sim, mem);
 	return 0;
 }
 
@@ -368,7 +363,7 @@ static size_t dmak_sim_mm2s_step(struct dmak_sim *sim)
 	pos = c->pos;
 	spin_unlock_irq(&sim->lock);
 
-	if (n && dmak_sim_move(st, pos, n, true))
+	if (n && dmak_sim_move(sim, pos, n, true))
 		return dmak_sim_fail(sim, SIM_MM2S);
 	dmak_sim_throttle(sim, n);
 
@@ -396,7 +391,7 @@ static size_t dmak_sim_s2mm_step(struct dmak_sim *sim)
 	pos = c->pos;
 	spin_unlock_irq(&sim->lock);
 
-	if (n && dmak_sim_move(st, pos, n, false))
+	if (n && dmak_sim_move(sim, pos, n, false))
 		return dmak_sim_fail(sim, SIM_S2MM);
 
 	spin_lock_irq(&sim->lock);
@@ -432,14 +427,14 @@ static size_t dmak_sim_through_step(struct dmak_sim *sim)
 	spin_unlock_irq(&sim->lock);
 
 	if (n) {
-		src = memremap(from, n, MEMREMAP_WB);
-		dst = memremap(to, n, MEMREMAP_WB);
+		src = dmak_sim_map(sim, from, n);
+		dst = dmak_sim_map(sim, to, n);
 		if (src && dst)		/* one buffer may loop onto itself */
 			memmove(dst, src, n);
 		if (src)
-			memunmap(src);
+			dmak_sim_unmap(sim, src);
 		if (dst)
-			memunmap(dst);
+			dmak_sim_unmap(sim, dst);
 		if (!src || !dst)
 			return dmak_sim_fail(sim, src ? SIM_S2MM : SIM_MM2S);
 		dmak_sim_throttle(sim, n);

@@ -522,6 +522,7 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 	sim->child = platform_device_register_full(&info);
 	if (IS_ERR(sim->child))
 		return PTR_ERR(sim->child);
+	dmak_sim_mem_init(sim, &sim->child->dev);
 	return devm_add_action_or_reset(sim->dev, dmak_sim_child_remove,
 					sim->child);
 }

@@ -299,12 +299,12 @@ static u32 dmak_sim_sg_read(struct dmak_sim *sim, u64 addr,
 		return DMAK_SR_SG_INT_ERR;
 	if (!dmak_sim_is_ram(addr, DMAK_DESC_ALIGN))
 		return DMAK_SR_SG_DEC_ERR;
-	mem = memremap(addr, DMAK_DESC_ALIGN, MEMREMAP_WB);
+	mem = dmak_sim_map(sim, addr, DMAK_DESC_ALIGN);
 	if (!mem)
 		return DMAK_SR_SG_SLV_ERR;
 	for (i = 0; i < ARRAY_SIZE(w); i++)
 		w[i] = le32_to_cpu(READ_ONCE(mem[i]));
-	memunmap(mem);
+	dmak_sim_unmap(sim, mem);
 
 	d->next = dmak_sim_addr(sim, &w[DMAK_DESC_NXTDESC / 4]);
 	d->buf = dmak_sim_addr(sim, &w[DMAK_DESC_BUF_ADDR / 4]);
@@ -314,15 +314,15 @@ static u32 dmak_sim_sg_read(struct dmak_sim *sim, u64 addr,
 }
 
 /* Writes STATUS of the descriptor at @addr; returns 0 or SGSlvErr. */
-static u32 dmak_sim_sg_write_status(u64 addr, u32 sts)
+static u32 dmak_sim_sg_write_status(struct dmak_sim *sim, u64 addr, u32 sts)
 {
-	__le32 *mem = memremap(addr, DMAK_DESC_ALIGN, MEMREMAP_WB);
+	__le32 *mem = dmak_sim_map(sim, addr, DMAK_DESC_ALIGN);
 
 	if (!mem)
 		return DMAK_SR_SG_SLV_ERR;
 	smp_wmb();	/* the descriptor's data before its STATUS */
 	WRITE_ONCE(mem[DMAK_DESC_STATUS / 4], cpu_to_le32(sts));
-	memunmap(mem);
+	dmak_sim_unmap(sim, mem);
 	return 0;
 }
 
@@ -372,7 +372,7 @@ static void dmak_sim_sg_writeback(struct dmak_sim *sim, int ch)
 	gen = c->sg_gen;
 	spin_unlock_irq(&sim->lock);
 
-	err = dmak_sim_sg_write_status(addr, sts);
+	err = dmak_sim_sg_write_status(sim, addr, sts);
 
 	spin_lock_irq(&sim->lock);
 	if (c->sg_state == SIM_SG_WRITEBACK && c->sg_gen == gen &&
