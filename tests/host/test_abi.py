@@ -38,7 +38,9 @@ CONSTANTS = ["DMAK_ABI_VERSION", "DMAK_INFO_MM2S", "DMAK_INFO_S2MM",
              "DMAK_CYCLIC_STATUS", "DMAK_REGS_WORDS"]
 
 
-def _python_view():
+def python_view():
+    """Every size, field offset, ioctl number and constant of the mirror,
+    keyed as the C program prints them ("sizeof dmak_info", ...)."""
     view = {}
     for name, struct in _uapi.STRUCTS.items():
         view[f"sizeof {name}"] = ctypes.sizeof(struct)
@@ -51,7 +53,9 @@ def _python_view():
     return view
 
 
-def _c_source(keys):
+def c_source(keys):
+    """A C program that prints the value of each of ``keys`` (as
+    python_view() names them) from the header, one "KEY VALUE" a line."""
     lines = ["#include <stdio.h>", "#include <stddef.h>",
              '#include "dmak.h"', "int main(void)", "{"]
     for key in keys:
@@ -71,10 +75,10 @@ def _c_source(keys):
 
 @pytest.fixture(scope="module")
 def c_view(tmp_path_factory):
-    keys = list(_python_view())
+    keys = list(python_view())
     tmp = tmp_path_factory.mktemp("abi")
     src, exe = tmp / "abi_dump.c", tmp / "abi_dump"
-    src.write_text(_c_source(keys))
+    src.write_text(c_source(keys))
     subprocess.run(["gcc", "-Wall", "-Werror", "-I", str(INCLUDE), "-o",
                     str(exe), str(src)], check=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True,
@@ -87,7 +91,7 @@ def c_view(tmp_path_factory):
 
 
 def test_every_value_matches(c_view):
-    py = _python_view()
+    py = python_view()
     assert set(c_view) == set(py)
     mismatched = {k: (py[k], c_view[k]) for k in py if py[k] != c_view[k]}
     assert mismatched == {}

@@ -72,7 +72,8 @@ struct dmak_info {
  * @size: in: bytes, at least 1
  * @flags: in: DMAK_BUF_* bits
  * @handle: out: names the buffer in later calls on the same device
- * @mmap_offset: out: the offset to give mmap() to map the buffer
+ * @mmap_offset: out: the offset to give mmap() to map the buffer (it may
+ *	pass 4 GiB: 32-bit programs need a 64-bit off_t)
  * @dma_addr: out: the address the DMA engine uses for byte 0
  *
  * The buffer belongs to the open file that allocated it. It is freed by
@@ -316,8 +317,8 @@ struct dmak_completion {
 /**
  * struct dmak_channel_fd - a file for one channel (DMAK_IOC_CHANNEL_FD)
  * @channel: DMAK_MM2S or DMAK_S2MM
- * @fd: out: a new file descriptor (close-on-exec) to poll() and read()
- *	that channel's completion records of this file
+ * @fd: in: zero; out: a new file descriptor (close-on-exec) to poll()
+ *	and read() that channel's completion records of this file
  */
 struct dmak_channel_fd {
 	__u32 channel;
