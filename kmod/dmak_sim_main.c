@@ -605,6 +605,12 @@ static int dmak_sim_probe(struct platform_device *pdev)
 	struct dmak_sim *sim;
 	int ret;
 
+	/*
+	 * A DT node's device has its name for its platform name: one named
+	 * as ours (the sim node, "dmak-sim") is dt=1's (dmak_sim_of.c).
+	 */
+	if (dev_of_node(&pdev->dev))
+		return -ENODEV;
 	sim = dmak_sim_new(&pdev->dev, pdev->id);
 	if (IS_ERR(sim))
 		return PTR_ERR(sim);
