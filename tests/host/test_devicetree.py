@@ -307,7 +307,7 @@ def test_sim_fragment_has_a_direct_and_an_sg_ip(tmp_path):
     assert sorted(lines) == [0, 1, 2, 3]
 
 
-# -- the binding (dt-schema) ---------------------------------------------------
+# -- the binding (dt-schema) --------------------------------------------------
 
 def _tool(name):
     path = VENV_BIN / name
