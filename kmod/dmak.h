@@ -181,7 +181,7 @@ struct dmak_chan {
 	unsigned int id;
 	unsigned int base;
 	int irq;
-	spinlock_t lock;
+	spinlock_t lock;	/* everything below, the channel's registers */
 	struct list_head queue;
 	bool running;
 	bool stopped;
@@ -220,6 +220,7 @@ struct dmak_chan {
  * @compatible: the compatible strings, separated by spaces
  * @base: the register base address (the MEM resource), if @has_base
  * @has_base: the device has a MEM resource
+ * @sg_clk_hz: the rate of the m_axi_sg_aclk clock, 0 without one
  * @debugfs: the instance's debugfs directory
  */
 struct dmak_dev {
@@ -234,12 +235,13 @@ struct dmak_dev {
 	atomic64_t buf_bytes;
 	struct dmak_info info;
 	struct dmak_chan chan[2];
-	struct mutex reset_lock;
+	struct mutex reset_lock;	/* resets of the core */
 	const char *ip_name;
 	const char *node;
 	char *compatible;
 	resource_size_t base;
 	bool has_base;
+	unsigned long sg_clk_hz;
 	struct dentry *debugfs;
 };
 
@@ -271,10 +273,10 @@ struct dmak_records {
 struct dmak_client {
 	struct kref ref;
 	struct dmak_dev *dd;
-	struct mutex lock;
+	struct mutex lock;	/* @bufs */
 	struct list_head bufs;
 	atomic64_t used;
-	spinlock_t rec_lock;
+	spinlock_t rec_lock;	/* @rec */
 	wait_queue_head_t rec_wq;
 	struct dmak_records rec[2];
 };

@@ -4,6 +4,7 @@
  * instance. This file holds the module, the platform driver and the
  * per-instance set-up: properties, registers, reset, /dev/dmakN and sysfs.
  */
+#include <linux/clk.h>
 #include <linux/dma-mapping.h>
 #include <linux/idr.h>
 #include <linux/io.h>
@@ -220,23 +221,113 @@ static int dmak_read_props(struct dmak_dev *dd)
 	return 0;
 }
 
-/* The interrupts say which channels the IP has. */
-static int dmak_get_irqs(struct platform_device *pdev, int irqs[2])
+/*
+ * The interrupts say which channels the IP has: named in the DMA node
+ * (Xilinx's device-tree generator), else one in each dma-channel child
+ * node (the upstream xilinx_dma binding), matched by the child's
+ * compatible.
+ */
+static const char * const dmak_irq_names[2] = {
+	[DMAK_MM2S] = "mm2s_introut",
+	[DMAK_S2MM] = "s2mm_introut",
+};
+
+static const char * const dmak_chan_compatible[2] = {
+	[DMAK_MM2S] = "xlnx,axi-dma-mm2s-channel",
+	[DMAK_S2MM] = "xlnx,axi-dma-s2mm-channel",
+};
+
+/* The channel a dma-channel child node describes, or -1. */
+static int dmak_child_chan(struct fwnode_handle *child)
 {
-	static const char * const names[2] = {
-		[DMAK_MM2S] = "mm2s_introut",
-		[DMAK_S2MM] = "s2mm_introut",
-	};
 	int i;
 
+	for (i = 0; i < 2; i++)
+		if (fwnode_property_match_string(child, "compatible",
+						 dmak_chan_compatible[i]) >= 0)
+			return i;
+	return -1;
+}
+
+static int dmak_get_child_irqs(struct device *hw, int irqs[2])
+{
+	struct fwnode_handle *child;
+	int ch, irq;
+
+	device_for_each_child_node(hw, child) {
+		ch = dmak_child_chan(child);
+		if (ch < 0 || irqs[ch] > 0)
+			continue;
+		irq = fwnode_irq_get(child, 0);
+		if (irq == -EPROBE_DEFER) {
+			fwnode_handle_put(child);
+			return irq;
+		}
+		irqs[ch] = irq;
+	}
+	return 0;
+}
+
+static int dmak_get_irqs(struct platform_device *pdev, int irqs[2])
+{
+	int i, ret;
+
 	for (i = 0; i < 2; i++) {
-		irqs[i] = platform_get_irq_byname_optional(pdev, names[i]);
+		irqs[i] = platform_get_irq_byname_optional(pdev,
+							   dmak_irq_names[i]);
 		if (irqs[i] == -EPROBE_DEFER)
 			return irqs[i];
 	}
+	if (irqs[DMAK_MM2S] <= 0 && irqs[DMAK_S2MM] <= 0) {
+		ret = dmak_get_child_irqs(&pdev->dev, irqs);
+		if (ret)
+			return ret;
+	}
 	if (irqs[DMAK_MM2S] <= 0 && irqs[DMAK_S2MM] <= 0)
 		return dev_err_probe(&pdev->dev, -ENXIO,
-				     "no mm2s_introut or s2mm_introut interrupt\n");
+				     "no interrupt: none named mm2s_introut or s2mm_introut, none in an xlnx,axi-dma-{mm2s,s2mm}-channel child\n");
+	return 0;
+}
+
+/*
+ * The IP's clocks, each optional (as xilinx_dma takes them): on before the
+ * first register access, since a gated PL clock hangs the bus, and off
+ * again after remove or a failed probe.
+ */
+#define DMAK_NCLKS	4
+#define DMAK_CLK_SG	3
+
+static const char * const dmak_clk_names[DMAK_NCLKS] = {
+	"s_axi_lite_aclk", "m_axi_mm2s_aclk", "m_axi_s2mm_aclk",
+	[DMAK_CLK_SG] = "m_axi_sg_aclk",
+};
+
+static void dmak_clks_disable(void *data)
+{
+	clk_bulk_disable_unprepare(DMAK_NCLKS, data);
+}
+
+static int dmak_enable_clocks(struct dmak_dev *dd)
+{
+	struct device *hw = dd->hw;
+	struct clk_bulk_data *clks;
+	int i, ret;
+
+	clks = devm_kcalloc(hw, DMAK_NCLKS, sizeof(*clks), GFP_KERNEL);
+	if (!clks)
+		return -ENOMEM;
+	for (i = 0; i < DMAK_NCLKS; i++)
+		clks[i].id = dmak_clk_names[i];
+	ret = devm_clk_bulk_get_optional(hw, DMAK_NCLKS, clks);
+	if (ret)
+		return dev_err_probe(hw, ret, "cannot get the clocks\n");
+	ret = clk_bulk_prepare_enable(DMAK_NCLKS, clks);
+	if (ret)
+		return dev_err_probe(hw, ret, "cannot enable the clocks\n");
+	ret = devm_add_action_or_reset(hw, dmak_clks_disable, clks);
+	if (ret)
+		return ret;
+	dd->sg_clk_hz = clk_get_rate(clks[DMAK_CLK_SG].clk);
 	return 0;
 }
 
@@ -256,8 +347,9 @@ static int dmak_init_chans(struct dmak_dev *dd, const int irqs[2])
 }
 
 /*
- * registers: the regmap of the parent where it has one (the simulator, as
- * MFD cells do), else MMIO over the memory resource (hardware)
+ * registers: the parent's regmap named as this device's firmware node (the
+ * simulator's, as MFD cells get theirs), else MMIO over the memory
+ * resource (hardware)
  */
 
 static const struct regmap_config dmak_regmap_config = {
@@ -273,7 +365,8 @@ static int dmak_get_regmap(struct platform_device *pdev, struct dmak_dev *dd)
 	struct device *hw = &pdev->dev;
 	void __iomem *base;
 
-	dd->regmap = hw->parent ? dev_get_regmap(hw->parent, NULL) : NULL;
+	dd->regmap = hw->parent && *dd->node ?
+		     dev_get_regmap(hw->parent, dd->node) : NULL;
 	if (dd->regmap)
 		return 0;
 	if (platform_get_resource(pdev, IORESOURCE_MEM, 0)) {
@@ -287,7 +380,8 @@ static int dmak_get_regmap(struct platform_device *pdev, struct dmak_dev *dd)
 	}
 	if (IS_ERR(dd->regmap))
 		return dev_err_probe(hw, PTR_ERR(dd->regmap),
-				     "no registers: no parent regmap and no memory resource\n");
+				     "no registers: no regmap %s in the parent and no memory resource\n",
+				     dd->node);
 	return 0;
 }
 
@@ -354,6 +448,8 @@ static int dmak_probe(struct platform_device *pdev)
 		ret = dmak_read_props(dd);
 	if (!ret)
 		ret = dmak_get_irqs(pdev, irqs);
+	if (!ret)	/* before anything that may touch a register */
+		ret = dmak_enable_clocks(dd);
 	if (!ret)
 		ret = dmak_get_regmap(pdev, dd);
 	if (!ret)

@@ -18,7 +18,6 @@
  * DMAK_ST_DMA_INT_ERR and halts the channel, as in direct mode.
  */
 #include <linux/bitfield.h>
-#include <linux/clk.h>
 #include <linux/dma-mapping.h>
 #include <linux/math64.h>
 #include <linux/property.h>
@@ -384,14 +383,13 @@ static int dmak_ring_alloc(struct dmak_chan *ch)
 }
 
 /* The SG clock: the described clock, a property, else a usual PL clock. */
-static unsigned long dmak_sg_clock_hz(struct device *hw)
+static unsigned long dmak_sg_clock_hz(struct dmak_dev *dd)
 {
-	struct clk *clk = devm_clk_get_optional(hw, "m_axi_sg_aclk");
 	u32 hz = DMAK_SG_CLOCK_HZ;
 
-	if (!IS_ERR_OR_NULL(clk) && clk_get_rate(clk))
-		return clk_get_rate(clk);
-	device_property_read_u32(hw, "pydmak,sg-clock-hz", &hz);
+	if (dd->sg_clk_hz)
+		return dd->sg_clk_hz;
+	device_property_read_u32(dd->hw, "pydmak,sg-clock-hz", &hz);
 	return hz ?: DMAK_SG_CLOCK_HZ;
 }
 
@@ -413,7 +411,7 @@ int dmak_sg_init(struct dmak_dev *dd)
 					     "no memory for a ring of %u descriptors\n",
 					     dmak_ring_size);
 	}
-	hz = dmak_sg_clock_hz(dd->hw);
+	hz = dmak_sg_clock_hz(dd);
 	info->ring_size = dmak_ring_size;
 	info->desc_max = ALIGN_DOWN(info->max_transfer, DMAK_DESC_ALIGN);
 	info->max_transfer = info->desc_max * dmak_ring_size;

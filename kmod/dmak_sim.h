@@ -17,6 +17,7 @@
 #include <linux/wait.h>
 
 #define DMAK_SIM_NAME		"dmak-sim"
+#define DMAK_SIM_MAX		16	/* simulated IPs */
 #define DMAK_SIM_ENDS		1024	/* packet ends the stream FIFO tracks */
 #define DMAK_SIM_SG_CLOCK_HZ	100000000	/* m_axi_sg_aclk */
 /* One IRQDelay unit: 125 SG clocks (1250 ns at 100 MHz). */
@@ -143,13 +144,17 @@ struct dmak_sim_stream {
  * @lock: guards registers and channel state; taken from any context
  * @sg: the scatter-gather engine is included (no direct mode then)
  * @addr_width: address width in bits; MSB registers exist above 32
+ * @length_width: width of the LENGTH register in bits
+ * @data_width: stream data width in bits (told, not modelled)
+ * @dre: the data realignment engine is included (told, not modelled)
  * @chan: the MM2S and S2MM channels
  * @sg_ctl: SG_CTL register
  * @resetting: a reset is pending; DMACR.Reset reads 1 until the engine has
  *	quiesced and reset everything
  * @fwnode: name of @domain
- * @domain: irq domain of the two interrupt lines
- * @virq: the two Linux interrupts
+ * @domain: irq domain of the two interrupt lines (parameters mode; in
+ *	device-tree mode the sim node's domain holds them)
+ * @virq: the two Linux interrupts (0: the channel has none)
  * @irq_pending: channels whose interrupt line rose; the engine raises them
  * @child: the device dmak.ko binds to
  * @coherent: whether @child is DMA-coherent (dmak_sim_mem.c)
@@ -164,7 +169,8 @@ struct dmak_sim_stream {
  * @debugfs: the instance's debugfs directory
  * @swnode: the child's software node, named as its DT node would be
  * @props: the child's properties (@swnode's)
- * @node_name: @swnode's name, "dma@<base>"
+ * @node_name: the name of the DMA's firmware node, "dma@<base>", and so
+ *	of the regmap dmak.ko looks up in its parent
  * @ip_name: the block-design name (xlnx,name), "axi_dma_<id>"
  */
 struct dmak_sim {
@@ -173,6 +179,9 @@ struct dmak_sim {
 	spinlock_t lock;	/* registers and channel state */
 	bool sg;
 	unsigned int addr_width;
+	unsigned int length_width;
+	unsigned int data_width;
+	bool dre;
 	struct dmak_sim_chan chan[SIM_NCHANS];
 	u32 sg_ctl;
 	bool resetting;
@@ -192,7 +201,7 @@ struct dmak_sim {
 	struct dentry *debugfs;
 	struct software_node swnode;
 	struct property_entry props[9];
-	char node_name[24];
+	char node_name[32];
 	char ip_name[16];
 };
 
@@ -208,6 +217,24 @@ static inline u64 dmak_sim_addr(const struct dmak_sim *sim, const u32 *reg)
 
 /* dmak_sim_main.c */
 void dmak_sim_reset_regs(struct dmak_sim *sim);
+struct dmak_sim *dmak_sim_new(struct device *dev, int id);
+int dmak_sim_start(struct dmak_sim *sim);
+extern const struct irq_domain_ops dmak_sim_irq_ops;
+
+/* dmak_sim_of.c: device-tree mode (dt=1), built with CONFIG_OF only */
+#if IS_ENABLED(CONFIG_OF)
+int dmak_sim_of_register(void);
+void dmak_sim_of_unregister(void);
+#else
+static inline int dmak_sim_of_register(void)
+{
+	return -ENODEV;
+}
+
+static inline void dmak_sim_of_unregister(void)
+{
+}
+#endif
 
 /* dmak_sim_mem.c */
 bool dmak_sim_is_ram(u64 addr, u32 len);

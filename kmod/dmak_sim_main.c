@@ -3,14 +3,16 @@
  * dmak_sim: a simulated Xilinx AXI DMA IP (PG021) for machines without an
  * FPGA.
  *
- * Each instance is a platform device "dmak-sim.N" that owns the register
- * file (behind a regmap) and an irq domain with the two interrupt lines. It
- * registers a child platform device "pydmak-axi-dma.N" carrying the
- * properties a device-tree node would give (as a software node named like
- * one, "dma@<base>"), the two interrupts as named resources and a memory
- * resource at a Vivado-like base address; dmak.ko binds to that child
- * through its normal probe path and finds the registers through its
- * parent's regmap (the memory resource only says where the IP would be).
+ * By default, each instance is a platform device "dmak-sim.N" that owns the
+ * register file (behind a regmap named as the DMA's node) and an irq domain
+ * with the two interrupt lines. It registers a child platform device
+ * "pydmak-axi-dma.N" carrying the properties a device-tree node would give
+ * (as a software node named like one, "dma@<base>"), the two interrupts as
+ * named resources and a memory resource at a Vivado-like base address;
+ * dmak.ko binds to that child through its normal probe path and finds the
+ * registers through its parent's regmap (the memory resource only says
+ * where the IP would be). With dt=1, device-tree nodes describe the
+ * instances instead (dmak_sim_of.c).
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
@@ -32,7 +34,6 @@
 #include "dmak_hw.h"
 #include "dmak_sim.h"
 
-#define DMAK_SIM_MAX		16
 #define DMAK_SIM_FIFO_MAX	SZ_4M
 /* Where Vivado puts AXI DMA IPs on a Zynq: 64 KiB apart from 0x40400000. */
 #define DMAK_SIM_BASE		0x40400000
@@ -76,6 +77,11 @@ static unsigned int fifo_depth = SZ_64K;
 module_param(fifo_depth, uint, 0444);
 MODULE_PARM_DESC(fifo_depth,
 		 "Bytes the loopback FIFO holds, up to 4 MiB (per instance in debugfs)");
+
+static bool dt;
+module_param(dt, bool, 0444);
+MODULE_PARM_DESC(dt,
+		 "Make the instances from the AXI DMA child nodes of device-tree nodes compatible with pydmak,axi-dma-sim (needs CONFIG_OF; instances, sg, addr_width, length_width, data_width and dre are then unused)");
 
 static struct platform_device *dmak_sim_pdevs[DMAK_SIM_MAX];
 
@@ -249,7 +255,7 @@ static int dmak_sim_reg_write(void *ctx, unsigned int reg, unsigned int val)
 		break;
 	case DMAK_LENGTH:
 		/* Writing LENGTH starts a direct-mode transfer. */
-		c->length = val & (BIT(length_width) - 1);
+		c->length = val & (BIT(sim->length_width) - 1);
 		/* Built with SG, the IP has no direct mode: LENGTH is inert. */
 		if (c->length && (c->dmacr & DMAK_CR_RS) && !c->busy &&
 		    !sim->sg) {
@@ -283,8 +289,8 @@ out:
 	return 0;
 }
 
+/* .name: the DMA's node name, which dmak.ko looks up in its parent */
 static const struct regmap_config dmak_sim_regmap_config = {
-	.name = "axi-dma-sim",
 	.reg_bits = 32,
 	.val_bits = 32,
 	.reg_stride = 4,
@@ -357,6 +363,18 @@ static const struct file_operations dmak_sim_fault_fops = {
 	.release = single_release,
 };
 
+/* What the instance was made as, from the parameters or its DT node. */
+static int dmak_sim_config_show(struct seq_file *m, void *unused)
+{
+	struct dmak_sim *sim = m->private;
+
+	seq_printf(m, "node=%s sg=%d addr_width=%u length_width=%u data_width=%u dre=%d\n",
+		   sim->node_name, sim->sg, sim->addr_width,
+		   sim->length_width, sim->data_width, sim->dre);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dmak_sim_config);
+
 static void dmak_sim_debugfs_remove(void *data)
 {
 	struct dmak_sim *sim = data;
@@ -372,6 +390,8 @@ static int dmak_sim_debugfs_add(struct dmak_sim *sim)
 	sim->debugfs = debugfs_create_dir(name, dmak_sim_debugfs);
 	debugfs_create_file("fault", 0600, sim->debugfs, sim,
 			    &dmak_sim_fault_fops);
+	debugfs_create_file("config", 0400, sim->debugfs, sim,
+			    &dmak_sim_config_fops);
 	debugfs_create_u64("bandwidth", 0600, sim->debugfs, &sim->bandwidth);
 	debugfs_create_u32("fifo_depth", 0600, sim->debugfs,
 			   &sim->fifo_depth);
@@ -415,7 +435,7 @@ static int dmak_sim_irq_map(struct irq_domain *d, unsigned int virq,
 	return 0;
 }
 
-static const struct irq_domain_ops dmak_sim_irq_ops = {
+const struct irq_domain_ops dmak_sim_irq_ops = {
 	.map = dmak_sim_irq_map,
 	.xlate = irq_domain_xlate_onecell,
 };
@@ -458,24 +478,24 @@ static void dmak_sim_swnode_remove(void *data)
 }
 
 /* The child's software node: the properties of a DT node, and its name. */
-static int dmak_sim_add_swnode(struct dmak_sim *sim, u64 base)
+static int dmak_sim_add_swnode(struct dmak_sim *sim)
 {
 	struct property_entry *props = sim->props;
 	int ret, n = 0;
 
-	snprintf(sim->node_name, sizeof(sim->node_name), "dma@%llx", base);
 	snprintf(sim->ip_name, sizeof(sim->ip_name), "axi_dma_%d", sim->id);
 	props[n++] = PROPERTY_ENTRY_STRING_ARRAY("compatible",
 						 dmak_sim_compatible);
 	props[n++] = PROPERTY_ENTRY_STRING("xlnx,name", sim->ip_name);
 	props[n++] = PROPERTY_ENTRY_U32("xlnx,addrwidth", sim->addr_width);
-	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width", length_width);
-	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", data_width);
+	props[n++] = PROPERTY_ENTRY_U32("xlnx,sg-length-width",
+					sim->length_width);
+	props[n++] = PROPERTY_ENTRY_U32("xlnx,datawidth", sim->data_width);
 	props[n++] = PROPERTY_ENTRY_U32("pydmak,sg-clock-hz",
 					DMAK_SIM_SG_CLOCK_HZ);
 	if (sim->sg)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-sg");
-	if (dre)
+	if (sim->dre)
 		props[n++] = PROPERTY_ENTRY_BOOL("xlnx,include-dre");
 	props[n] = (struct property_entry){ };	/* the terminator */
 
@@ -514,7 +534,7 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 		res[i + 1] = (struct resource)DEFINE_RES_IRQ_NAMED(virq,
 			i == SIM_MM2S ? "mm2s_introut" : "s2mm_introut");
 	}
-	ret = dmak_sim_add_swnode(sim, base);
+	ret = dmak_sim_add_swnode(sim);
 	if (ret)
 		return ret;
 	info.fwnode = software_node_fwnode(&sim->swnode);
@@ -527,34 +547,84 @@ static int dmak_sim_add_child(struct dmak_sim *sim, int id)
 					sim->child);
 }
 
-static int dmak_sim_probe(struct platform_device *pdev)
+/**
+ * dmak_sim_new() - a simulated IP with the module's stream settings
+ * @dev: the device its resources belong to (devm)
+ * @id: its number, for debugfs and the engine thread
+ *
+ * The caller sets the configuration (@sg, @addr_width, @length_width,
+ * @data_width, @dre, @node_name), then calls dmak_sim_start().
+ *
+ * Return: the instance, or an ERR_PTR().
+ */
+struct dmak_sim *dmak_sim_new(struct device *dev, int id)
 {
-	struct device *dev = &pdev->dev;
-	struct regmap *map;
 	struct dmak_sim *sim;
-	int ret;
 
 	sim = devm_kzalloc(dev, sizeof(*sim), GFP_KERNEL);
 	if (!sim)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	sim->dev = dev;
-	sim->id = pdev->id;
-	sim->sg = dmak_sim_sg_of(pdev->id);
-	sim->addr_width = dmak_sim_addr_width_of(pdev->id);
+	sim->id = id;
 	spin_lock_init(&sim->lock);
 	init_waitqueue_head(&sim->kick);
-	dmak_sim_reset_regs(sim);
 	sim->fifo_depth = fifo_depth;
 	sim->bandwidth = bandwidth;
+	return sim;
+}
 
-	map = devm_regmap_init(dev, NULL, sim, &dmak_sim_regmap_config);
+/**
+ * dmak_sim_start() - bring up a configured instance
+ * @sim: from dmak_sim_new()
+ *
+ * Resets the registers, registers the regmap on @sim->dev under the DMA's
+ * node name, starts the engine and adds the debugfs directory; all undone
+ * by devm. Its interrupt lines (@virq) are the caller's.
+ *
+ * Return: 0 or a negative errno.
+ */
+int dmak_sim_start(struct dmak_sim *sim)
+{
+	struct regmap_config cfg = dmak_sim_regmap_config;
+	struct regmap *map;
+	int ret;
+
+	dmak_sim_reset_regs(sim);
+	cfg.name = sim->node_name;
+	map = devm_regmap_init(sim->dev, NULL, sim, &cfg);
 	if (IS_ERR(map))
 		return PTR_ERR(map);
-	ret = dmak_sim_irq_setup(sim, pdev->id);
-	if (!ret)
-		ret = dmak_sim_engine_add(sim);
+	ret = dmak_sim_engine_add(sim);
 	if (!ret)
 		ret = dmak_sim_debugfs_add(sim);
+	return ret;
+}
+
+static int dmak_sim_probe(struct platform_device *pdev)
+{
+	u64 base = DMAK_SIM_BASE + (u64)pdev->id * DMAK_SIM_STRIDE;
+	struct dmak_sim *sim;
+	int ret;
+
+	/*
+	 * A DT node's device has its name for its platform name: one named
+	 * as ours (the sim node, "dmak-sim") is dt=1's (dmak_sim_of.c).
+	 */
+	if (dev_of_node(&pdev->dev))
+		return -ENODEV;
+	sim = dmak_sim_new(&pdev->dev, pdev->id);
+	if (IS_ERR(sim))
+		return PTR_ERR(sim);
+	sim->sg = dmak_sim_sg_of(pdev->id);
+	sim->addr_width = dmak_sim_addr_width_of(pdev->id);
+	sim->length_width = length_width;
+	sim->data_width = data_width;
+	sim->dre = dre;
+	snprintf(sim->node_name, sizeof(sim->node_name), "dma@%llx", base);
+
+	ret = dmak_sim_irq_setup(sim, pdev->id);
+	if (!ret)
+		ret = dmak_sim_start(sim);
 	if (!ret)	/* last: removed first, while the engine still runs */
 		ret = dmak_sim_add_child(sim, pdev->id);
 	return ret;
@@ -609,6 +679,14 @@ static int __init dmak_sim_init(void)
 	if (ret)
 		return ret;
 	dmak_sim_debugfs = debugfs_create_dir(DMAK_SIM_NAME, NULL);
+	if (dt) {
+		ret = dmak_sim_of_register();
+		if (ret == -ENODEV && !IS_ENABLED(CONFIG_OF))
+			pr_err(DMAK_SIM_NAME ": dt=1: this kernel has no device-tree support (CONFIG_OF)\n");
+		if (ret)
+			debugfs_remove(dmak_sim_debugfs);
+		return ret;
+	}
 	ret = platform_driver_register(&dmak_sim_driver);
 	if (ret) {
 		debugfs_remove(dmak_sim_debugfs);
@@ -632,8 +710,12 @@ module_init(dmak_sim_init);
 
 static void __exit dmak_sim_exit(void)
 {
-	dmak_sim_unregister_all();
-	platform_driver_unregister(&dmak_sim_driver);
+	if (dt) {
+		dmak_sim_of_unregister();
+	} else {
+		dmak_sim_unregister_all();
+		platform_driver_unregister(&dmak_sim_driver);
+	}
 	debugfs_remove(dmak_sim_debugfs);
 }
 module_exit(dmak_sim_exit);

@@ -137,3 +137,29 @@ def test_bad_simulator_parameters_are_refused(reload_after):
                  check=False)
         assert res.returncode != 0, arg
         assert not os.path.exists("/sys/module/dmak_sim")
+
+
+def test_dt_mode_takes_its_instances_from_the_device_tree(reload_after):
+    """dmak_sim dt=1 makes its instances from device-tree nodes only. A
+    guest with no device tree (x86: Debian's kernels have no CONFIG_OF)
+    refuses the load with ENODEV and says why; on one whose tree has the
+    sim node (arm64) every device is bound to a DT node
+    (test_devicetree.py checks the rest there)."""
+    close_default_device()
+    sh("rmmod", "dmak")
+    sh("rmmod", "dmak_sim")
+    said = "dmak-sim: dt=1: "
+    before = sh("dmesg").stdout.count(said)
+    res = sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"), "dt=1",
+             check=False)
+    if not pathlib.Path("/proc/device-tree").exists():
+        assert res.returncode != 0
+        assert "No such device" in res.stderr, res.stderr
+        assert sh("dmesg").stdout.count(said) == before + 1
+        assert not os.path.exists("/sys/module/dmak_sim")
+    else:
+        assert res.returncode == 0, res.stderr
+        sh("insmod", DMAK_KO)
+        assert len(pydmak.devices()) == 2
+        for dev in SYSFS.iterdir():
+            assert (dev / "device" / "of_node").exists(), dev
