@@ -17,6 +17,7 @@
 
 #include "dmak.h"
 #include "dmak_compat.h"
+#include "dmak_props.h"
 #include "dmak_hw.h"
 
 #define DMAK_MAX_DEVICES	64
@@ -156,51 +157,18 @@ static const struct attribute_group dmak_group = {
 };
 __ATTRIBUTE_GROUPS(dmak);
 
-/* properties, as a DT node or a software node gives them */
-
-static u32 dmak_prop_u32(struct device *dev, const char *name, u32 def)
-{
-	struct fwnode_handle *child;
-	u32 val, best = 0;
-
-	if (!device_property_read_u32(dev, name, &val))
-		return val;
-	/* per-channel child nodes: take the widest */
-	device_for_each_child_node(dev, child)
-		if (!fwnode_property_read_u32(child, name, &val))
-			best = max(best, val);
-	return best ?: def;
-}
-
-static bool dmak_prop_dre(struct device *dev)
-{
-	struct fwnode_handle *child;
-	bool all = false;
-
-	if (device_property_read_bool(dev, "xlnx,include-dre"))
-		return true;
-	/* per-channel child nodes: only if every channel has one */
-	device_for_each_child_node(dev, child) {
-		if (!fwnode_property_read_bool(child, "xlnx,include-dre")) {
-			fwnode_handle_put(child);
-			return false;
-		}
-		all = true;
-	}
-	return all;
-}
-
 static int dmak_read_props(struct dmak_dev *dd)
 {
 	struct device *hw = dd->hw;
+	const struct fwnode_handle *fw = dev_fwnode(hw);
 	struct dmak_info *info = &dd->info;
 
 	info->abi_version = DMAK_ABI_VERSION;
-	info->length_width = dmak_prop_u32(hw, "xlnx,sg-length-width",
-					   DMAK_LENGTH_WIDTH_DEF);
-	info->addr_width = dmak_prop_u32(hw, "xlnx,addrwidth", 32);
-	info->data_width = dmak_prop_u32(hw, "xlnx,datawidth", 32);
-	if (dmak_prop_dre(hw))
+	info->length_width = dmak_props_u32(fw, "xlnx,sg-length-width",
+					    DMAK_LENGTH_WIDTH_DEF);
+	info->addr_width = dmak_props_u32(fw, "xlnx,addrwidth", 32);
+	info->data_width = dmak_props_u32(fw, "xlnx,datawidth", 32);
+	if (dmak_props_dre(fw))
 		info->flags |= DMAK_INFO_DRE;
 
 	if (info->length_width < DMAK_LENGTH_WIDTH_MIN ||

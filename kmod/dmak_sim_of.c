@@ -22,6 +22,7 @@
 #include <linux/platform_device.h>
 
 #include "dmak_hw.h"
+#include "dmak_props.h"
 #include "dmak_sim.h"
 
 #define DMAK_SIM_OF_LINES	(SIM_NCHANS * DMAK_SIM_MAX)
@@ -54,53 +55,22 @@ static atomic_t dmak_sim_of_bound = ATOMIC_INIT(0);
 /* instance numbers (debugfs, engine threads), unique over all sim nodes */
 static DEFINE_IDA(dmak_sim_of_ids);
 
-/* properties, as dmak.ko reads them: the DMA node, else its children */
-
-static u32 dmak_sim_of_u32(struct device_node *np, const char *name, u32 def)
-{
-	struct device_node *child;
-	u32 val, best = 0;
-
-	if (!of_property_read_u32(np, name, &val))
-		return val;
-	for_each_available_child_of_node(np, child)
-		if (!of_property_read_u32(child, name, &val))
-			best = max(best, val);
-	return best ?: def;
-}
-
-static bool dmak_sim_of_dre(struct device_node *np)
-{
-	struct device_node *child;
-	bool all = false;
-
-	if (of_property_read_bool(np, "xlnx,include-dre"))
-		return true;
-	for_each_available_child_of_node(np, child) {
-		if (!of_property_read_bool(child, "xlnx,include-dre")) {
-			of_node_put(child);
-			return false;
-		}
-		all = true;
-	}
-	return all;
-}
-
 static int dmak_sim_of_config(struct dmak_sim_bus *bus, struct dmak_sim *sim,
 			      struct device_node *np)
 {
-	const char *name = fwnode_get_name(of_fwnode_handle(np));
+	const struct fwnode_handle *fw = of_fwnode_handle(np);
+	const char *name = fwnode_get_name(fw);
 
 	if (strscpy(sim->node_name, name, sizeof(sim->node_name)) < 0)
 		return dev_err_probe(bus->dev, -EINVAL,
 				     "%pOF: node name longer than %zu\n", np,
 				     sizeof(sim->node_name) - 1);
 	sim->sg = of_property_read_bool(np, "xlnx,include-sg");
-	sim->addr_width = dmak_sim_of_u32(np, "xlnx,addrwidth", 32);
-	sim->length_width = dmak_sim_of_u32(np, "xlnx,sg-length-width",
-					    DMAK_LENGTH_WIDTH_DEF);
-	sim->data_width = dmak_sim_of_u32(np, "xlnx,datawidth", 32);
-	sim->dre = dmak_sim_of_dre(np);
+	sim->addr_width = dmak_props_u32(fw, "xlnx,addrwidth", 32);
+	sim->length_width = dmak_props_u32(fw, "xlnx,sg-length-width",
+					   DMAK_LENGTH_WIDTH_DEF);
+	sim->data_width = dmak_props_u32(fw, "xlnx,datawidth", 32);
+	sim->dre = dmak_props_dre(fw);
 	if (sim->addr_width < 32 || sim->addr_width > 64 ||
 	    sim->length_width < DMAK_LENGTH_WIDTH_MIN ||
 	    sim->length_width > DMAK_LENGTH_WIDTH_MAX ||

@@ -86,7 +86,7 @@ class Fdt:
 
 # -- what the driver reads, from its source -------------------------------
 
-DRIVER_SOURCES = ("dmak_main.c", "dmak_sg.c", "dmak_ident.c")
+DRIVER_SOURCES = ("dmak_main.c", "dmak_props.h", "dmak_sg.c", "dmak_ident.c")
 
 
 def _source():
