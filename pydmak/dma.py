@@ -415,6 +415,11 @@ class DMAChannel:
         (``DmakError`` with errno ``EOPNOTSUPP`` otherwise); without DRE,
         every piece but the last must be a multiple of
         ``dma.info.alignment`` bytes long.
+
+        On a device that does not snoop the CPU caches, each piece S2MM
+        receives into cached memory must start and end on a cache line,
+        ``dma.device.cache_alignment`` bytes (``CacheLineError``, a
+        ``ValueError``, otherwise; see :mod:`pydmak.cachelines`).
         """
         xfers = self._plan(array, start, nbytes, cookie)
         self._dma._submit(self, xfers)
@@ -700,9 +705,12 @@ class DMAChannel:
         ``pydmak.allocate()`` (on any dmak device) and is C-contiguous;
         slot i is bytes ``i * slot_bytes`` to ``(i + 1) * slot_bytes`` of it.
         ``slot_bytes`` defaults to ``buffer.nbytes // slots`` rounded down
-        to a multiple of ``info.alignment`` and of the item size, and may be
-        at most ``info.desc_max``; ``slots`` is 2 to ``info.ring_size``
-        (and at most 256). ``timeout`` limits each wait for a slot
+        to a multiple of ``info.alignment`` and of the item size (of a
+        cache line too, for cached memory on a device that does not snoop
+        the CPU caches, where each slot must start and end on one:
+        ``CacheLineError`` otherwise), and may be at most
+        ``info.desc_max``; ``slots`` is 2 to ``info.ring_size`` (and at
+        most 256). ``timeout`` limits each wait for a slot
         (``DMATimeoutError``); ``None`` waits without limit. While the
         stream is open, ``transfer()`` on this channel raises ``DmakError``
         (``EBUSY``); ``close()`` it (or use ``with``) to end the capture.
