@@ -190,6 +190,5 @@ def test_xilinx_dma_driver_name():
             sh("modprobe", "-r", "xilinx_dma")
     elif "CONFIG_XILINX_DMA=y" in config:
         assert (drv / "unbind").exists() and (drv / "bind").exists()
-    else:
-        assert "# CONFIG_XILINX_DMA is not set" in config
+    else:                   # not set, or not offered (x86-64 6.1: no OF)
         assert not drv.exists()
