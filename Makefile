@@ -39,10 +39,12 @@ bench: deps
 dkms-check: deps
 	scripts/dkms check $(KVER)
 
-# On a board: build and install both modules for the running kernel.
+# On a board: build and install dmak.ko for the running kernel, and the
+# udev rule that gives group dmak /dev/dmak* (scripts/dkms).
 dkms-install:
 	scripts/dkms install
 
+# The module and the udev rule (the group stays).
 dkms-remove:
 	scripts/dkms remove
 

@@ -213,6 +213,10 @@ struct dmak_chan {
  *	after the handle went away)
  * @buf_bytes: bytes of those buffers
  * @info: what DMAK_IOC_INFO and sysfs report (per-file fields left zero)
+ * @cache_align: bytes an S2MM range of a buffer the CPU caches must be
+ *	aligned to at both ends: dma_get_cache_alignment() on a device that
+ *	does not snoop the CPU caches, 1 on a coherent one (sysfs
+ *	cache_alignment)
  * @chan: the MM2S and S2MM channels
  * @reset_lock: serialises resets of the core
  * @ip_name: the block-design name (xlnx,name, DT label or node name)
@@ -234,6 +238,7 @@ struct dmak_dev {
 	atomic_t buf_count;
 	atomic64_t buf_bytes;
 	struct dmak_info info;
+	u32 cache_align;
 	struct dmak_chan chan[2];
 	struct mutex reset_lock;	/* resets of the core */
 	const char *ip_name;
@@ -297,6 +302,8 @@ struct dmak_client {
  *	@vaddr and @page are NULL then, @flags has DMAK_BUF_CACHED so that
  *	transfers maintain the caches, and @alloc_size is the dma-buf's size
  * @sgt: the imported dma-buf as this device maps it
+ * @whole_lines: the CPU reaches the memory through caches this device does
+ *	not snoop: S2MM ranges must be whole cache lines (dmak_buf_s2mm_ok)
  */
 struct dmak_buf {
 	struct kref ref;
@@ -311,6 +318,7 @@ struct dmak_buf {
 	dma_addr_t dma;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
+	bool whole_lines;
 };
 
 /* dmak_main.c */
@@ -423,6 +431,7 @@ int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma);
 void dmak_buf_release_all(struct dmak_client *cl);
 int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf);
 int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma);
+bool dmak_buf_s2mm_ok(struct dmak_buf *buf, dma_addr_t addr, u64 len);
 
 /* dmak_dmabuf.c */
 long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg);

@@ -147,6 +147,7 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 		return -ENOMEM;
 	kref_init(&buf->ref);
 	buf->flags = arg->flags;
+	buf->whole_lines = arg->flags & DMAK_BUF_CACHED && dd->cache_align > 1;
 	buf->size = arg->size;
 	buf->alloc_size = PAGE_ALIGN(arg->size);
 
@@ -229,6 +230,28 @@ void dmak_buf_sync_range(struct dmak_buf *buf, dma_addr_t addr, size_t len,
 		dma_sync_single_for_cpu(hw, addr, len, dir);
 	else
 		dma_sync_single_for_device(hw, addr, len, dir);
+}
+
+/*
+ * Whether the device may write the @len bytes at bus address @addr of
+ * @buf. Where it does not snoop the CPU caches, a range of memory the CPU
+ * caches must be whole cache lines: a line it shares with bytes outside
+ * would be written back over what the device wrote, when the CPU evicts
+ * it after touching those bytes, or when the end of the transfer cleans
+ * the partial line. Says why in a rate-limited message when not.
+ */
+bool dmak_buf_s2mm_ok(struct dmak_buf *buf, dma_addr_t addr, u64 len)
+{
+	struct dmak_dev *dd = buf->owner->dd;
+	u32 align = dd->cache_align;
+
+	if (!buf->whole_lines ||
+	    (IS_ALIGNED(addr, align) && IS_ALIGNED(addr + len, align)))
+		return true;
+	dev_warn_ratelimited(dd->hw,
+			     "S2MM range %pad+%llu of a cached buffer refused: it must start and end on %u-byte cache lines, as the device does not snoop the CPU caches\n",
+			     &addr, len, align);
+	return false;
 }
 
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)

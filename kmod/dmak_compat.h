@@ -7,9 +7,23 @@
 #define _DMAK_COMPAT_H
 
 #include <linux/device.h>
+#include <linux/dma-map-ops.h>
 #include <linux/mm.h>
 #include <linux/platform_device.h>
 #include <linux/version.h>
+
+/*
+ * Whether a device snoops the CPU caches. dev_is_dma_coherent() says so
+ * where the architecture's cache maintenance for DMA goes through the
+ * generic hooks (and says true where there is none). 32-bit ARM before
+ * 5.19 kept its own DMA ops, without those hooks unless SWIOTLB, and the
+ * flag in the device's archdata.
+ */
+#if IS_ENABLED(CONFIG_ARM) && !IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE)
+#define dmak_dev_dma_coherent(dev)	((dev)->archdata.dma_coherent)
+#else
+#define dmak_dev_dma_coherent(dev)	dev_is_dma_coherent(dev)
+#endif
 
 /* 6.4 dropped the owner argument of class_create(). */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)

@@ -176,8 +176,10 @@ static int dmak_cyclic_prepare(struct dmak_client *cl,
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	span = arg->slot_size * arg->slots;
+	/* each slot is a range of its own: slot 0 whole lines, so all */
 	if (arg->offset >= buf->size || span > buf->size - arg->offset ||
-	    !IS_ALIGNED(buf->dma + arg->offset, align)) {
+	    !IS_ALIGNED(buf->dma + arg->offset, align) ||
+	    !dmak_buf_s2mm_ok(buf, buf->dma + arg->offset, arg->slot_size)) {
 		dmak_buf_put(buf);
 		return -EINVAL;
 	}

@@ -163,6 +163,19 @@ long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg)
 
 /* importing */
 
+/*
+ * True for a dma-buf the CPU reaches uncached: a dmak COHERENT buffer of
+ * a device that does not snoop the CPU caches (dma_alloc_coherent() then
+ * maps it uncached). The CPU writes no cache line of it back.
+ */
+static bool dmak_dmabuf_cpu_uncached(struct dma_buf *dmabuf)
+{
+	struct dmak_buf *buf = dmabuf->priv;
+
+	return dmabuf->ops == &dmak_export_ops && !buf->page &&
+	       !dmak_dev_dma_coherent(buf->owner->dd->hw);
+}
+
 /* True when @sgt is one run of bus addresses, as the IP needs it. */
 static bool dmak_sgt_contiguous(struct sg_table *sgt, dma_addr_t *start,
 				u64 *len)
@@ -238,6 +251,8 @@ long dmak_ioctl_import(struct dmak_client *cl, void __user *uarg)
 		goto err_free;
 	kref_init(&buf->ref);
 	buf->flags = DMAK_BUF_CACHED;	/* transfers maintain the caches */
+	buf->whole_lines = cl->dd->cache_align > 1 &&
+			   !dmak_dmabuf_cpu_uncached(dmabuf);
 	buf->size = dmabuf->size;
 	buf->alloc_size = dmabuf->size;
 	kref_get(&buf->ref);	/* a FREE of the new handle may come at once */

@@ -82,6 +82,13 @@ static ssize_t features_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(features);
 
+static ssize_t cache_alignment_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", to_dmak_dev(dev)->cache_align);
+}
+static DEVICE_ATTR_RO(cache_alignment);
+
 static ssize_t buffers_show(struct device *dev,
 			    struct device_attribute *attr, char *buf)
 {
@@ -133,6 +140,7 @@ static struct attribute *dmak_attrs[] = {
 	&dev_attr_desc_max.attr,
 	&dev_attr_features.attr,
 	&dev_attr_buffers.attr,
+	&dev_attr_cache_alignment.attr,
 	&dev_attr_name.attr,
 	&dev_attr_node.attr,
 	&dev_attr_compatible.attr,
@@ -429,6 +437,9 @@ static int dmak_probe(struct platform_device *pdev)
 
 		ret = dma_set_mask_and_coherent(hw, mask);
 	}
+	/* what a non-coherent device needs of cached S2MM ranges */
+	dd->cache_align = dmak_dev_dma_coherent(hw) ? 1 :
+			  dma_get_cache_alignment();
 	if (!ret)
 		ret = dmak_sg_init(dd);
 	if (ret)

@@ -25,7 +25,8 @@ static u32 dmak_align(const struct dmak_dev *dd)
 /*
  * Checks one piece and takes a reference to its buffer. Without DRE each
  * piece starts aligned, and every piece but a packet's last is a whole
- * number of stream beats long.
+ * number of stream beats long. A piece S2MM writes into a cached buffer
+ * is whole cache lines where the device does not snoop the caches.
  */
 static int dmak_seg_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 			    bool last, struct dmak_seg *seg)
@@ -42,7 +43,9 @@ static int dmak_seg_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 		return PTR_ERR(buf);
 	if (x->offset >= buf->size || x->length > buf->size - x->offset ||
 	    !IS_ALIGNED(buf->dma + x->offset, align) ||
-	    (!last && !IS_ALIGNED(x->length, align))) {
+	    (!last && !IS_ALIGNED(x->length, align)) ||
+	    (x->channel == DMAK_S2MM &&
+	     !dmak_buf_s2mm_ok(buf, buf->dma + x->offset, x->length))) {
 		dmak_buf_put(buf);
 		return -EINVAL;
 	}

@@ -9,6 +9,7 @@ import pathlib as _pathlib
 
 from ._uapi import SYNC_BIDIRECTIONAL, SYNC_FROM_DEVICE, SYNC_TO_DEVICE
 from .buffer import DMABuffer, allocate, from_dmabuf
+from .cachelines import CacheLineError
 from .device import (Device, DeviceEntry, DeviceInfo, RawBuffer,
                      default_device, devices)
 from .dma import DMA, DMAChannel, DMAError, DMATimeoutError
@@ -28,6 +29,7 @@ def _read_version() -> str:
 __version__ = _read_version()
 
 __all__ = [
+    "CacheLineError",
     "CyclicStream",
     "DMA",
     "DMABuffer",

@@ -210,13 +210,15 @@ class DeviceInfo:
 
 @dataclass(frozen=True)
 class RawBuffer:
-    """A buffer as ``DMAK_IOC_ALLOC`` returns it."""
+    """A buffer as ``DMAK_IOC_ALLOC`` (or ``DMAK_IOC_IMPORT``: ``imported``,
+    and ``cached`` as the driver maintains it) returns it."""
 
     handle: int
     size: int
     cached: bool
     mmap_offset: int
     dma_addr: int
+    imported: bool = False
 
 
 _REASONS: Dict[str, Dict[int, str]] = {
@@ -308,9 +310,10 @@ class Device:
             raise DeviceNotFoundError.explain(self.path) from None
         except PermissionError as exc:
             raise PermissionError(
-                exc.errno, f"{self.path}: permission denied: run as root or "
-                "give your group access with a udev rule (see README)"
-            ) from None
+                exc.errno, f"{self.path}: permission denied: join group "
+                "dmak ('sudo usermod -aG dmak $USER', then log in again; "
+                "'make dkms-install' creates the group and the udev rule "
+                "that gives it the devices), or run as root") from None
         self._fd: Optional[int] = fd
         self._allocations: "weakref.WeakSet" = weakref.WeakSet()
         self._closer = weakref.finalize(self, os.close, fd)
@@ -402,6 +405,24 @@ class Device:
             delay_unit_ns=raw.delay_unit_ns,
         )
 
+    _cache_alignment: Optional[int] = None
+
+    @property
+    def cache_alignment(self) -> int:
+        """Bytes an S2MM range of cached memory must start and end on.
+
+        The CPU's cache line where the device does not snoop the CPU caches
+        (most ARM boards), 1 where it does (sysfs ``cache_alignment``; 1 as
+        well for a module without the attribute). See
+        :mod:`pydmak.cachelines`.
+        """
+        if self._cache_alignment is None:
+            rdev = os.fstat(self.fileno()).st_rdev
+            text = _sysfs_text(f"/sys/dev/char/{os.major(rdev)}:"
+                               f"{os.minor(rdev)}", "cache_alignment")
+            self._cache_alignment = int(text) if text else 1
+        return self._cache_alignment
+
     @property
     def name(self) -> Optional[str]:
         """The IP's name as sysfs gives it (e.g. ``axi_dma_0``), or None."""
@@ -453,7 +474,8 @@ class Device:
         raw = _uapi.dmak_import(fd=fd)
         self._call("IMPORT", _uapi.IOC_IMPORT, raw, fd=fd)
         return RawBuffer(handle=raw.handle, size=raw.size, cached=True,
-                         mmap_offset=raw.mmap_offset, dma_addr=raw.dma_addr)
+                         mmap_offset=raw.mmap_offset, dma_addr=raw.dma_addr,
+                         imported=True)
 
     def free(self, handle: int) -> None:
         """Frees a buffer's handle (``DMAK_IOC_FREE``)."""

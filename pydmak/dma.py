@@ -41,6 +41,8 @@ from . import _uapi
 from ._libc import ioctl
 from ._memory import address
 from .buffer import DMABuffer
+from .cachelines import (CacheLineError, explain_einval, line_rule,
+                         range_error)
 from .device import (Device, DeviceEntry, DeviceInfo, default_device,
                      limit_text)
 from .errors import DmakError
@@ -173,6 +175,24 @@ def check_packet(lengths: Sequence[int], info: DeviceInfo) -> None:
                 f"{info.desc_max} bytes of each piece), more than the "
                 f"{info.ring_size} the ring holds: use fewer pieces, or "
                 "raise the dmak module parameter ring_size")
+
+
+def s2mm_ranges(xfers: Sequence[_uapi.dmak_xfer]
+                ) -> Iterator[Tuple[str, int, int]]:
+    """``(what, offset, nbytes)`` of each S2MM entry of a SUBMIT, ``what``
+    naming it as an error message does (a piece of a gather by its
+    index)."""
+    run: List[_uapi.dmak_xfer] = []
+    for xfer in xfers:
+        run.append(xfer)
+        if xfer.flags & _uapi.XFER_MORE:
+            continue
+        for i, x in enumerate(run):
+            if x.channel == _uapi.S2MM:
+                what = ("S2MM range" if len(run) == 1 else
+                        f"piece {i} of the gather: S2MM range")
+                yield what, x.offset, x.length
+        run = []
 
 
 def chunk_groups(groups: Iterable[Sequence], limit: int = _uapi.SUBMIT_MAX
@@ -338,6 +358,11 @@ class DMAChannel:
             raise ValueError(
                 f"address {bus_address:#x} is not a multiple of "
                 f"{info.alignment} bytes, as the IP without DRE needs")
+        if self._id == _uapi.S2MM:
+            why = range_error(bus_address, offset, nbytes,
+                              line_rule(alloc, self._dma.device) or 1)
+            if why:
+                raise CacheLineError(f"{self._dma.device.path}: {why}")
         return raw.handle, offset, nbytes
 
     def _plan(self, array: Transfer, start: int = 0, nbytes: int = 0,
@@ -353,7 +378,16 @@ class DMAChannel:
                 "built with scatter-gather; this one is in direct mode: "
                 "copy the pieces into one buffer, or send them as separate "
                 "packets")
-        located = [self._locate(*piece) for piece in pieces]
+        located = []
+        for i, piece in enumerate(pieces):
+            try:
+                located.append(self._locate(*piece))
+            except CacheLineError as exc:
+                if len(pieces) == 1:
+                    raise
+                path, _, why = exc.strerror.partition(": ")
+                raise CacheLineError(f"{path}: piece {i} of the gather: "
+                                     f"{why}") from None
         check_packet([length for _, _, length in located], info)
         last = len(located) - 1
         return [_uapi.dmak_xfer(channel=self._id, handle=handle,
@@ -381,6 +415,11 @@ class DMAChannel:
         (``DmakError`` with errno ``EOPNOTSUPP`` otherwise); without DRE,
         every piece but the last must be a multiple of
         ``dma.info.alignment`` bytes long.
+
+        On a device that does not snoop the CPU caches, each piece S2MM
+        receives into cached memory must start and end on a cache line,
+        ``dma.device.cache_alignment`` bytes (``CacheLineError``, a
+        ``ValueError``, otherwise; see :mod:`pydmak.cachelines`).
         """
         xfers = self._plan(array, start, nbytes, cookie)
         self._dma._submit(self, xfers)
@@ -407,6 +446,8 @@ class DMAChannel:
         for i, item in enumerate(items):
             try:
                 groups.append(self._plan(item, cookie=cookie))
+            except CacheLineError as exc:
+                raise CacheLineError(f"item {i}: {exc.strerror}") from None
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {i}: {exc}") from None
         seqs: List[int] = []
@@ -664,9 +705,12 @@ class DMAChannel:
         ``pydmak.allocate()`` (on any dmak device) and is C-contiguous;
         slot i is bytes ``i * slot_bytes`` to ``(i + 1) * slot_bytes`` of it.
         ``slot_bytes`` defaults to ``buffer.nbytes // slots`` rounded down
-        to a multiple of ``info.alignment`` and of the item size, and may be
-        at most ``info.desc_max``; ``slots`` is 2 to ``info.ring_size``
-        (and at most 256). ``timeout`` limits each wait for a slot
+        to a multiple of ``info.alignment`` and of the item size (of a
+        cache line too, for cached memory on a device that does not snoop
+        the CPU caches, where each slot must start and end on one:
+        ``CacheLineError`` otherwise), and may be at most
+        ``info.desc_max``; ``slots`` is 2 to ``info.ring_size`` (and at
+        most 256). ``timeout`` limits each wait for a slot
         (``DMATimeoutError``); ``None`` waits without limit. While the
         stream is open, ``transfer()`` on this channel raises ``DmakError``
         (``EBUSY``); ``close()`` it (or use ``with``) to end the capture.
@@ -758,6 +802,12 @@ class DMA:
                     "stream() of this DMA (or another open file) owns the "
                     "channel; close() the stream to transfer on it "
                     "again")) from None
+            if exc.errno == errno.EINVAL:
+                why = explain_einval(self.device.cache_alignment,
+                                     s2mm_ranges(xfers))
+                if why:
+                    raise CacheLineError(f"{self.device.path}: {why}") \
+                        from None
             raise self.device._error("SUBMIT", exc.errno) from None
         for i, xfer in enumerate(xfers):
             xfer.seq = array[i].seq

@@ -49,6 +49,7 @@ from . import _uapi
 from ._libc import ioctl
 from ._memory import address
 from .buffer import DMABuffer
+from .cachelines import CacheLineError, line_rule, slots_error
 from .device import DeviceInfo
 from .dma import DMAError, DMATimeoutError
 from .errors import DmakError
@@ -138,13 +139,16 @@ def _as_count(value, name: str) -> int:
 
 
 def slot_layout(nbytes: int, itemsize: int, slots: int,
-                slot_bytes: Optional[int], info: DeviceInfo) -> int:
+                slot_bytes: Optional[int], info: DeviceInfo,
+                line: int = 1) -> int:
     """Checks a capture's slots against a buffer and the IP; returns the
     bytes of one slot.
 
     ``nbytes`` and ``itemsize`` are the buffer's. ``slot_bytes=None``
     takes ``nbytes // slots`` rounded down to a multiple of the alignment
-    the IP needs (``info.alignment``) and of ``itemsize``. Raises
+    the IP needs (``info.alignment``), of ``itemsize`` and of ``line``
+    (the cache line a cached buffer's slots need on a device that does not
+    snoop the CPU caches; :mod:`pydmak.cachelines` checks them). Raises
     ``TypeError`` for arguments that are not ints, ``ValueError`` for
     slots out of ``2..max_slots(info)``, a slot size that is not a
     multiple of the alignment or is more than one descriptor carries
@@ -160,13 +164,15 @@ def slot_layout(nbytes: int, itemsize: int, slots: int,
         raise ValueError(f"slots must be 2..{most} ({why}), not {slots}")
     align = info.alignment
     if slot_bytes is None:
-        unit = align * itemsize // math.gcd(align, itemsize)
+        unit = math.lcm(align, itemsize, line)
         slot_bytes = nbytes // slots // unit * unit
         if slot_bytes == 0:
+            lines = f", of the {line}-byte cache lines" if line > 1 else ""
             raise ValueError(
                 f"the buffer's {nbytes} bytes are too few for {slots} slots "
                 f"of at least {unit} bytes each (a multiple of the "
-                f"{align}-byte alignment and of the {itemsize}-byte items)")
+                f"{align}-byte alignment{lines} and of the {itemsize}-byte "
+                "items)")
     else:
         slot_bytes = _as_count(slot_bytes, "slot_bytes")
         if slot_bytes < 1:
@@ -332,18 +338,24 @@ class CyclicStream:
             raise ValueError("stream() needs a C-contiguous array (a strided "
                              "view is not one block of memory)")
         self._timeout = _check_timeout(timeout)
-        self.slot_bytes = slot_layout(buffer.nbytes, buffer.itemsize, slots,
-                                      slot_bytes, info)
+        offset = address(buffer) - alloc.vaddr
+        raw = alloc.on(device)      # imported here if another device's
+        line = line_rule(alloc, device)
+        self.slot_bytes = slot_layout(
+            buffer.nbytes, buffer.itemsize, slots, slot_bytes, info,
+            device.cache_alignment if line is None else line)
         """Bytes of one slot."""
         self.slots = operator.index(slots)
         """Slots in the ring."""
-        offset = address(buffer) - alloc.vaddr
-        raw = alloc.on(device)      # imported here if another device's
         bus = raw.dma_addr + offset
         if bus % info.alignment:
             raise ValueError(
                 f"the buffer's address {bus:#x} is not a multiple of "
                 f"{info.alignment} bytes, as the IP without DRE needs")
+        why = slots_error(bus, offset, self.slot_bytes, line or 1)
+        if why:
+            raise CacheLineError(f"{device.path}: {why}")
+        self._offset = offset
 
         self._channel = channel
         self._device = device
@@ -418,6 +430,11 @@ class CyclicStream:
             return DmakError(err, f"{path}: CYCLIC START: {why}")
         if err == errno.ENODEV:
             return self._device._error("CYCLIC START", err)
+        why = err == errno.EINVAL and slots_error(
+            self._offset, self._offset, self.slot_bytes,
+            self._device.cache_alignment)
+        if why:
+            return CacheLineError(f"{path}: {why}")
         return DmakError(err, f"{path}: CYCLIC START: "
                          f"{_REASONS.get(err, os.strerror(err))}")
 

@@ -46,3 +46,21 @@ def test_build_without_version_fails_clearly(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode != 0
     assert "VERSION is missing" in res.stdout + res.stderr
+
+
+def test_dmak_sim_0_builds_the_driver_alone(tmp_path):
+    """make DMAK_SIM=0 (what dkms.conf runs): dmak.ko, and no object of
+    the simulator, from the whole tree."""
+    src = tmp_path / "kmod"
+    shutil.copytree(REPO / "kmod", src, ignore=shutil.ignore_patterns(
+        "*.o", "*.ko", "*.mod*", ".*.cmd", "Module.symvers", "modules.order",
+        ".kdir"))
+    shutil.copy(REPO / "VERSION", tmp_path / "VERSION")
+    res = subprocess.run(["make", "-C", str(src), f"KDIR={_kdir()}",
+                          "DMAK_SIM=0"], capture_output=True, text=True)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log
+    assert "warning:" not in log, log
+    assert (src / "dmak.ko").is_file()
+    assert not list(src.glob("dmak_sim*.o")) and \
+        not list(src.glob("dmak_sim*.ko")), log
