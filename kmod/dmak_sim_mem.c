@@ -41,7 +41,8 @@ void dmak_sim_mem_init(struct dmak_sim *sim, struct device *dma_dev)
  * @addr: the address the driver programmed
  * @n: how many bytes (not 0)
  *
- * May sleep: call without sim->lock. Return: the mapping, or NULL.
+ * May sleep: call without sim->lock. Return: the mapping, or NULL (also
+ * where the range is not all system RAM).
  */
 void *dmak_sim_map(struct dmak_sim *sim, u64 addr, size_t n)
 {
@@ -51,6 +52,8 @@ void *dmak_sim_map(struct dmak_sim *sim, u64 addr, size_t n)
 
 	if (sim->coherent)
 		return memremap(addr, n, MEMREMAP_WB);
+	if (!dmak_sim_is_ram(addr, n))	/* pages to map, or a bus error */
+		return NULL;
 
 	count = PHYS_PFN(addr + n - 1) - pfn + 1;
 	pages = kmalloc_array(count, sizeof(*pages), GFP_KERNEL);
