@@ -14,13 +14,13 @@
  * Copyright (C) 2026 The pydmak authors
  */
 
-#include <linux/dma-map-ops.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "dmak_compat.h"
 #include "dmak_sim.h"
 
 bool dmak_sim_is_ram(u64 addr, u32 len)
@@ -32,7 +32,7 @@ bool dmak_sim_is_ram(u64 addr, u32 len)
 /* Records whether the device the simulated IP serves is DMA-coherent. */
 void dmak_sim_mem_init(struct dmak_sim *sim, struct device *dma_dev)
 {
-	sim->coherent = dev_is_dma_coherent(dma_dev);
+	sim->coherent = dmak_dev_dma_coherent(dma_dev);
 }
 
 /**
