@@ -225,6 +225,8 @@ struct dmak_chan {
  * @base: the register base address (the MEM resource), if @has_base
  * @has_base: the device has a MEM resource
  * @sg_clk_hz: the rate of the m_axi_sg_aclk clock, 0 without one
+ * @rmem: the device's memory-region is assigned for this binding
+ *	(dmak_rmem_get(); released with the last binding's dmak_dev)
  * @debugfs: the instance's debugfs directory
  */
 struct dmak_dev {
@@ -247,6 +249,7 @@ struct dmak_dev {
 	resource_size_t base;
 	bool has_base;
 	unsigned long sg_clk_hz;
+	bool rmem;
 	struct dentry *debugfs;
 };
 
@@ -303,7 +306,8 @@ struct dmak_client {
  *	transfers maintain the caches, and @alloc_size is the dma-buf's size
  * @sgt: the imported dma-buf as this device maps it
  * @whole_lines: the CPU reaches the memory through caches this device does
- *	not snoop: S2MM ranges must be whole cache lines (dmak_buf_s2mm_ok)
+ *	not snoop: S2MM ranges must be whole cache lines, or end with the
+ *	buffer (dmak_buf_s2mm_ok)
  */
 struct dmak_buf {
 	struct kref ref;
@@ -407,6 +411,10 @@ __poll_t dmak_records_poll(struct dmak_client *cl, unsigned int mask,
 /* dmak_ident.c */
 int dmak_ident_init(struct dmak_dev *dd, struct platform_device *pdev);
 void dmak_ident_free(struct dmak_dev *dd);
+
+/* dmak_rmem.c */
+int dmak_rmem_get(struct dmak_dev *dd);
+void dmak_rmem_put(struct dmak_dev *dd);
 
 /* dmak_regs.c */
 u32 dmak_regs_present(const struct dmak_dev *dd);

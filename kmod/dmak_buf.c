@@ -238,18 +238,22 @@ void dmak_buf_sync_range(struct dmak_buf *buf, dma_addr_t addr, size_t len,
  * caches must be whole cache lines: a line it shares with bytes outside
  * would be written back over what the device wrote, when the CPU evicts
  * it after touching those bytes, or when the end of the transfer cleans
- * the partial line. Says why in a rate-limited message when not.
+ * the partial line. The range may end where the buffer does: the rest of
+ * that line is the padding up to @alloc_size, which no array holds. Says
+ * why in a rate-limited message when not.
  */
 bool dmak_buf_s2mm_ok(struct dmak_buf *buf, dma_addr_t addr, u64 len)
 {
 	struct dmak_dev *dd = buf->owner->dd;
 	u32 align = dd->cache_align;
+	dma_addr_t end = addr + len;
 
 	if (!buf->whole_lines ||
-	    (IS_ALIGNED(addr, align) && IS_ALIGNED(addr + len, align)))
+	    (IS_ALIGNED(addr, align) &&
+	     (IS_ALIGNED(end, align) || end == buf->dma + buf->size)))
 		return true;
 	dev_warn_ratelimited(dd->hw,
-			     "S2MM range %pad+%llu of a cached buffer refused: it must start and end on %u-byte cache lines, as the device does not snoop the CPU caches\n",
+			     "S2MM range %pad+%llu of a cached buffer refused: it must start and end on %u-byte cache lines (or end with the buffer), as the device does not snoop the CPU caches\n",
 			     &addr, len, align);
 	return false;
 }

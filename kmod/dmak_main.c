@@ -388,6 +388,8 @@ static int dmak_hw_init(struct dmak_dev *dd)
 
 static void dmak_dev_free(struct dmak_dev *dd)
 {
+	/* every buffer and ring of this binding is back in the pool */
+	dmak_rmem_put(dd);
 	xa_destroy(&dd->bufs);
 	kfree(dd->chan[DMAK_MM2S].results);
 	kfree(dd->chan[DMAK_S2MM].results);
@@ -399,9 +401,10 @@ static void dmak_dev_free(struct dmak_dev *dd)
 static void dmak_dev_release(struct device *dev)
 {
 	struct dmak_dev *dd = to_dmak_dev(dev);
+	struct device *hw = dd->hw;
 
-	put_device(dd->hw);
 	dmak_dev_free(dd);
+	put_device(hw);
 }
 
 static int dmak_probe(struct platform_device *pdev)
@@ -437,6 +440,8 @@ static int dmak_probe(struct platform_device *pdev)
 
 		ret = dma_set_mask_and_coherent(hw, mask);
 	}
+	if (!ret)
+		ret = dmak_rmem_get(dd);
 	/* what a non-coherent device needs of cached S2MM ranges */
 	dd->cache_align = dmak_dev_dma_coherent(hw) ? 1 :
 			  dma_get_cache_alignment();

@@ -5,7 +5,9 @@ of a Zynq or Zynq UltraScale+, and on most ARM boards) must be given S2MM
 ranges of cached memory that start and end on cache lines: a line shared
 with bytes outside the range would be written back over what the DMA
 wrote, when the CPU evicts it after touching those bytes or when the end
-of the transfer cleans the partial line. The driver refuses such a range
+of the transfer cleans the partial line. A range may end where its buffer
+does: the rest of that line is padding no array holds, so a whole buffer of
+any size may be received into. The driver refuses any other range
 (``EINVAL``); sysfs ``cache_alignment`` says the line size it requires (1
 on a coherent device, where there is no rule). Coherent buffers, which the
 CPU maps uncached on such a device, have no rule.
@@ -72,20 +74,34 @@ def _suggestion(bus: int, offset: int, nbytes: int, align: int) -> str:
 
 
 def range_error(bus: int, offset: int, nbytes: int, align: int,
-                what: str = "S2MM range") -> Optional[str]:
+                what: str = "S2MM range",
+                size: Optional[int] = None) -> Optional[str]:
     """Why ``nbytes`` at ``offset`` (bus address ``bus``) of a cached buffer
-    may not be received into on a device needing ``align``-byte lines, or
-    None when they may."""
-    if align <= 1 or (bus % align == 0 and (bus + nbytes) % align == 0):
+    of ``size`` bytes may not be received into on a device needing
+    ``align``-byte lines, or None when they may.
+
+    The range may end where the buffer does: the rest of that line is
+    padding no array holds. ``size=None`` (not known) counts only a start
+    off a line against an end off one, as the driver refused the range.
+    """
+    starts_off = bus % align if align > 1 else 0
+    ends_off = (bus + nbytes) % align if align > 1 else 0
+    if ends_off and (offset + nbytes == size or
+                     (size is None and starts_off)):
+        ends_off = 0
+    if not starts_off and not ends_off:
         return None
     wrong = []
-    if bus % align:
-        wrong.append(f"it starts {bus % align} bytes into a line")
-    if (bus + nbytes) % align:
-        wrong.append(f"it ends {(bus + nbytes) % align} bytes into one")
+    if starts_off:
+        wrong.append(f"it starts {starts_off} bytes into a line")
+    if ends_off:
+        wrong.append(f"it ends {ends_off} bytes into one, short of the "
+                     "buffer's end" if size is not None else
+                     f"it ends {ends_off} bytes into one")
     return (f"{what} [offset {offset}, {nbytes} bytes) of a cached buffer "
-            f"must start and end on {align}-byte cache lines on this "
-            f"non-coherent device ({' and '.join(wrong)}): {_FIX}"
+            f"must start on a {align}-byte cache line and end on one or "
+            f"with the buffer on this non-coherent device "
+            f"({' and '.join(wrong)}): {_FIX}"
             f"{_suggestion(bus, offset, nbytes, align)}")
 
 
@@ -114,7 +130,9 @@ def explain_einval(align: int, ranges: Sequence[tuple]) -> Optional[str]:
 
     ``ranges`` holds ``(what, offset, nbytes)`` of the S2MM ranges of the
     refused request, whatever their buffers. Buffers start on a page, so
-    an offset is on a line exactly when its bus address is.
+    an offset is on a line exactly when its bus address is. Their sizes
+    are not known here: an end off a line is named only where the start is
+    on one (the driver refused the range, so that end is not the buffer's).
     """
     for what, offset, nbytes in ranges:
         text = range_error(offset, offset, nbytes, align, what)

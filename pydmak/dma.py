@@ -360,7 +360,8 @@ class DMAChannel:
                 f"{info.alignment} bytes, as the IP without DRE needs")
         if self._id == _uapi.S2MM:
             why = range_error(bus_address, offset, nbytes,
-                              line_rule(alloc, self._dma.device) or 1)
+                              line_rule(alloc, self._dma.device) or 1,
+                              size=raw.size)
             if why:
                 raise CacheLineError(f"{self._dma.device.path}: {why}")
         return raw.handle, offset, nbytes

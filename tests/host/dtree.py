@@ -86,7 +86,8 @@ class Fdt:
 
 # -- what the driver reads, from its source -------------------------------
 
-DRIVER_SOURCES = ("dmak_main.c", "dmak_props.h", "dmak_sg.c", "dmak_ident.c")
+DRIVER_SOURCES = ("dmak_main.c", "dmak_props.h", "dmak_sg.c", "dmak_ident.c",
+                  "dmak_rmem.c")
 
 
 def _source():
@@ -110,6 +111,8 @@ def driver_reads():
     assert match, "no dmak_of_match in kmod/dmak_main.c"
     chans = _array("dmak_chan_compatible")
     props = set(re.findall(r'"((?:xlnx|pydmak),[a-z0-9-]+)"', src))
+    props |= set(re.findall(r'of_find_property\([^,]+,\s*"([a-z0-9-]+)"',
+                            src))
     props -= set(chans)
     props -= set(re.findall(r'"([^"]+)"', match.group(1)))
     return {

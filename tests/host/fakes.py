@@ -41,7 +41,7 @@ def fake_buffer(dev, shape, dtype="u1", misalign=0, cached=False,
     handle = next(_handles)
     root = np.zeros(nbytes + 128, np.uint8)
     root = root[-address(root) % 64:][:nbytes + 64]     # 64-byte aligned
-    raw = RawBuffer(handle=handle, size=nbytes + 64,
+    raw = RawBuffer(handle=handle, size=misalign + nbytes,
                     cached=cached or imported, mmap_offset=0,
                     dma_addr=0x10000000 + handle * 65536, imported=imported)
     alloc = _Allocation(dev, raw, None)

@@ -59,7 +59,8 @@ ZYNQMP_BASE = """/dts-v1/;
 # The properties dmak.ko reads (dmak_read_props, dmak_ident_init,
 # dmak_sg_clock_hz) and the ranges it accepts.
 DRIVER_PROPS = {"xlnx,addrwidth", "xlnx,sg-length-width", "xlnx,datawidth",
-                "xlnx,include-dre", "xlnx,name", "pydmak,sg-clock-hz"}
+                "xlnx,include-dre", "xlnx,name", "pydmak,sg-clock-hz",
+                "memory-region"}
 RANGES = {"xlnx,addrwidth": range(32, 65),
           "xlnx,sg-length-width": range(8, 27),
           "xlnx,datawidth": [8 << i for i in range(8)]}
@@ -293,6 +294,14 @@ def test_sim_fragment_has_a_direct_and_an_sg_ip(tmp_path):
     assert not fdt.has(direct, "xlnx,name")
     assert not fdt.has(direct, "xlnx,include-sg")
     assert not fdt.has(direct, "clocks")
+    # its own CMA pool, below 4 GiB as its 32-bit masters need
+    pool = fdt.phandles()[fdt.u32(direct, "memory-region")[0]]
+    assert pool.startswith("/reserved-memory/")
+    assert fdt.compatible(pool) == ["shared-dma-pool"]
+    assert fdt.has(pool, "reusable") and not fdt.has(pool, "no-map")
+    hi, lo, size_hi, size_lo = fdt.u32(pool, "reg")
+    assert (hi << 32 | lo) + (size_hi << 32 | size_lo) <= 1 << 32
+    assert not fdt.has(sg, "memory-region")
 
     # SG as the generator writes it, the interrupts only in the children
     assert check_dma_node(fdt, sg) == "children"

@@ -114,9 +114,10 @@ def test_a_cached_receive_off_the_lines(ip):
         dma.recvchannel.transfer(dst, OFFSET, NBYTES)
     assert exc.value.strerror == (
         f"/dev/dmak{index}: S2MM range [offset {OFFSET}, {NBYTES} bytes) "
-        f"of a cached buffer must start and end on {align}-byte cache "
-        f"lines on this non-coherent device (it starts {OFFSET} bytes into "
-        f"a line and it ends {OFFSET} bytes into one): use a coherent "
+        f"of a cached buffer must start on a {align}-byte cache line and "
+        "end on one or with the buffer on this non-coherent device (it "
+        f"starts {OFFSET} bytes into a line and it ends {OFFSET} bytes "
+        "into one, short of the buffer's end): use a coherent "
         "buffer (pydmak.allocate(..., cacheable=False)) or align the range "
         f"(the whole lines inside it: offset {align}, {NBYTES - align} "
         "bytes)")

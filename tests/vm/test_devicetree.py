@@ -8,7 +8,9 @@ widths match the tree (the direct IP is named by its label alone); the SG
 IP has SG and took its interrupts from its dma-channel children, MM2S's
 from the mm2s child and S2MM's from the s2mm one; its four clocks are on
 while it is bound and off after; loopbacks through both check every byte;
-both modules unload and load again cleanly.
+the direct IP's buffers come from the pool its memory-region names, which
+keeps them across the simulator's removal; both modules unload and load
+again cleanly.
 
 The x86 guests have no device tree, so their tier leaves this file out;
 run anywhere /proc/device-tree is missing, every test fails saying so.
@@ -291,24 +293,87 @@ def test_sg_ip_clocks_are_on_while_it_is_bound(sg):
 def test_loopbacks_check_every_byte(nodes, which, cacheable):
     index = device_of(nodes[which])
     with pydmak.DMA(index) as dma:
-        # 9 MiB: more than one SG descriptor (23-bit lengths) carries
-        # The nodes are not dma-coherent: a cached receive takes whole
-        # cache lines, as on a board, and the packet ends short of them.
-        line = dma.device.cache_alignment if cacheable else 1
+        # 9 MiB: more than one SG descriptor (23-bit lengths) carries. The
+        # nodes are not dma-coherent: a cached receive into a whole buffer
+        # of any size is allowed (it ends with the buffer).
         for nbytes in (1, 3, 64, 4096, 65540, (1 << 20) + 12, 9 << 20):
-            room = -(-nbytes // line) * line
             src = pydmak.allocate(nbytes, "u1", cacheable=cacheable,
                                   device=dma.device)
-            dst = pydmak.allocate(room, "u1", cacheable=cacheable,
+            dst = pydmak.allocate(nbytes, "u1", cacheable=cacheable,
                                   device=dma.device)
             src[:] = RNG.integers(0, 256, nbytes, dtype=np.uint8)
             dma.recvchannel.transfer(dst)
             dma.sendchannel.transfer(src)
             dma.sendchannel.wait(60)
             assert dma.recvchannel.wait(60) == nbytes
-            assert np.array_equal(src, dst[:nbytes]), nbytes
+            assert np.array_equal(src, dst), nbytes
             src.freebuffer()
             dst.freebuffer()
+
+
+# -- the direct IP's own memory pool -----------------------------------------
+
+def pool_of(node):
+    """(base, size) of the reserved-memory region ``node``'s memory-region
+    names."""
+    phandle = cells(node, "memory-region")[0]
+    for region in (DT / "reserved-memory").iterdir():
+        if (region / "phandle").exists() and \
+                cells(region, "phandle") == [phandle]:
+            hi, lo, size_hi, size_lo = cells(region, "reg")
+            return hi << 32 | lo, size_hi << 32 | size_lo
+    raise AssertionError(f"{dt_path(node)}: no region has phandle "
+                         f"{phandle}")
+
+
+def in_pool(buf, pool):
+    base, size = pool
+    addr = buf.physical_address
+    return base <= addr and addr + buf.nbytes <= base + size
+
+
+@pytest.mark.parametrize("cacheable", [False, True])
+def test_the_direct_ips_buffers_come_from_its_pool(direct, sg, cacheable):
+    """Its memory-region, a CMA pool below 4 GiB, serves all its buffers,
+    a page or 9 MiB; the SG IP has none, and its memory is elsewhere (the
+    guest's default CMA area lies above 4 GiB)."""
+    pool = pool_of(direct)
+    assert pool[0] + pool[1] <= 1 << 32
+    assert not (sg / "memory-region").exists()
+    with pydmak.Device(device_of(direct)) as own, \
+            pydmak.Device(device_of(sg)) as other:
+        for nbytes in (1, 4096, 1 << 20, 9 << 20):
+            buf = pydmak.allocate(nbytes, "u1", cacheable=cacheable,
+                                  device=own)
+            elsewhere = pydmak.allocate(nbytes, "u1", cacheable=cacheable,
+                                        device=other)
+            assert in_pool(buf, pool), (nbytes, hex(buf.physical_address))
+            assert not in_pool(elsewhere, pool), nbytes
+            buf.freebuffer()
+            elsewhere.freebuffer()
+
+
+def test_the_pool_outlives_the_device_for_its_buffers(direct):
+    """A buffer of the pool outlives the simulator's removal and goes back
+    to the pool when freed afterwards: the pool has room again for what
+    would not fit beside it."""
+    pool = pool_of(direct)
+    dev = pydmak.Device(device_of(direct))
+    held = pydmak.allocate(pool[1] // 2, "u1", device=dev)
+    assert in_pool(held, pool)
+    held[:] = 0x3C
+    close_default_device()
+    sh("rmmod", "dmak_sim")             # unbinds dmak from the node
+    assert (held == 0x3C).all()         # the memory stays valid
+    held.freebuffer()
+    dev.close()
+    del held
+    gc.collect()
+    sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"), "dt=1")
+    with pydmak.Device(device_of(direct)) as dev:
+        big = pydmak.allocate(pool[1] * 3 // 4, "u1", device=dev)
+        assert in_pool(big, pool)
+        big.freebuffer()
 
 
 # -- unloading (last: it leaves the modules loaded again) ---------------------
