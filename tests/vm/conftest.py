@@ -47,6 +47,16 @@ def pytest_runtest_makereport(item, call):
         tb = tb.tb_next
 
 
+def receive_range(dst, nbytes):
+    """``(dst, 0, n)`` to receive a packet of ``nbytes`` at the start of
+    ``dst``: ``n`` is ``nbytes``, or the whole buffer where the device does
+    not snoop the CPU caches and ``dst`` is cached (there a range must end
+    on a cache line or with its buffer), and the packet ends short of it."""
+    if dst.cacheable and dst.device.cache_alignment > 1:
+        return dst, 0, dst.nbytes
+    return dst, 0, nbytes
+
+
 def sysfs_attr(name, index=0):
     """A sysfs attribute of /dev/dmakN, as text."""
     return (SYSFS / f"dmak{index}" / name).read_text().strip()

@@ -22,8 +22,9 @@ import pydmak
 from pydmak import _uapi
 from pydmak import dma as dma_mod
 from pydmak._libc import ioctl
-from conftest import (SYSFS, assert_buffers_returned, live_buffers, sim_fault,
-                     sim_set, sysfs_attr, wait_for, with_modules)
+from conftest import (SYSFS, assert_buffers_returned, live_buffers,
+                      receive_range, sim_fault, sim_set, sysfs_attr, wait_for,
+                      with_modules)
 
 DIRECT, SG = 0, 1
 LENGTH_WIDTH = 14
@@ -167,9 +168,16 @@ def pieces(dev, lengths, sentinel=None):
             views.append(raw(buf))
             bufs.append(buf)
         elif form == 1:
-            buf = alloc(dev, n + 8, cached=bool(i % 2), sentinel=sentinel)
-            specs.append((buf, 4, n))
-            views.append(raw(buf)[4:4 + n])
+            # 4 bytes into its buffer and short of its end; where the
+            # device does not snoop the CPU caches, a cached piece starts
+            # on a line instead and ends with its buffer, as a receive
+            # into it must.
+            line = dev.cache_alignment if i % 2 else 1
+            start, tail = (4, 4) if line == 1 else (line, 0)
+            buf = alloc(dev, start + n + tail, cached=bool(i % 2),
+                        sentinel=sentinel)
+            specs.append((buf, start, n))
+            views.append(raw(buf)[start:start + n])
             bufs.append(buf)
         else:
             at += 8
@@ -231,13 +239,14 @@ def test_sizes(any_ip, cached):
     index, dev, dma = any_ip
     for nbytes in SIZES:
         src = alloc(dev, nbytes, cached=cached)
-        dst = alloc(dev, nbytes + 64, cached=cached, sentinel=SENTINEL)
+        dst = alloc(dev, min(nbytes + 64, dma.info.max_transfer),
+                    cached=cached, sentinel=SENTINEL)
         if nbytes > dma.info.max_transfer:     # direct mode: too long
             with pytest.raises(ValueError, match="at most 16383 bytes"):
                 dma.sendchannel.transfer(src)
             assert index == DIRECT
         else:
-            dma.recvchannel.transfer(dst, 0, nbytes)
+            dma.recvchannel.transfer(*receive_range(dst, nbytes))
             dma.sendchannel.transfer(src)
             assert dma.sendchannel.wait(30) == nbytes
             assert dma.recvchannel.wait(30) == nbytes, nbytes
