@@ -302,6 +302,12 @@ def test_sim_fragment_has_a_direct_and_an_sg_ip(tmp_path):
     hi, lo, size_hi, size_lo = fdt.u32(pool, "reg")
     assert (hi << 32 | lo) + (size_hi << 32 | size_lo) <= 1 << 32
     assert not fdt.has(sg, "memory-region")
+    # the board's default CMA area, above 4 GiB, for the 40-bit SG IP
+    default = [n for n in fdt.children("/reserved-memory")
+               if fdt.has(f"/reserved-memory/{n}", "linux,cma-default")]
+    assert len(default) == 1
+    hi, lo, _, _ = fdt.u32(f"/reserved-memory/{default[0]}", "reg")
+    assert hi << 32 | lo >= 1 << 32
 
     # SG as the generator writes it, the interrupts only in the children
     assert check_dma_node(fdt, sg) == "children"

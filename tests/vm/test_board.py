@@ -60,9 +60,12 @@ def _open_as_nobody(groups):
 
 @pytest.fixture
 def udev():
-    """udevd runs; no rule and no group before, none left after."""
-    assert sh("udevadm", "control", "--ping", check=False).returncode == 0, \
-        "systemd-udevd does not run in the guest"
+    """udevd runs; no rule and no group before, none left after. (Busy
+    with the previous test's events, it may drop a ping: it gets 10 s.)"""
+    assert wait_for(lambda: sh("udevadm", "control", "--ping",
+                               check=False).returncode == 0, timeout=10), \
+        "systemd-udevd does not run in the guest: " + \
+        sh("pgrep", "-a", "udevd", check=False).stdout
     assert not RULE.exists()
     with pytest.raises(KeyError):
         grp.getgrnam("dmak")

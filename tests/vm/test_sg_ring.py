@@ -55,15 +55,22 @@ def aligned(n):
 def run_batch(dev, dma, rng, lengths):
     """Loops ``lengths`` back through one transfer_many per channel, each
     transfer at its own offset of one source and one destination buffer;
-    checks every count and every byte, and that the gaps stay untouched."""
-    offsets = np.cumsum([0] + [aligned(n) + 4 for n in lengths[:-1]])
-    size = int(offsets[-1]) + aligned(lengths[-1])
+    checks every count and every byte, and that the gaps stay untouched.
+    Where the device does not snoop the CPU caches, each receive into the
+    cached destination takes whole cache lines, a line apart, and its
+    packet ends short of them."""
+    line = dev.cache_alignment
+    rooms = [-(-n // line) * line for n in lengths]
+    gap = max(4, line if line > 1 else 0)
+    offsets = np.cumsum([0] + [aligned(r) + gap for r in rooms[:-1]])
+    size = int(offsets[-1]) + aligned(rooms[-1])
     src = pydmak.allocate(size, "u1", device=dev)
     dst = pydmak.allocate(size, "u1", cacheable=True, device=dev)
     src[:] = rng.integers(0, 256, size, dtype=np.uint8)
     dst[:] = SENTINEL
     items = [(int(o), n) for o, n in zip(offsets, lengths)]
-    recv = dma.recvchannel.transfer_many([(dst, o, n) for o, n in items])
+    recv = dma.recvchannel.transfer_many(
+        [(dst, int(o), r) for o, r in zip(offsets, rooms)])
     send = dma.sendchannel.transfer_many([(src, o, n) for o, n in items])
     assert len(recv) == len(send) == len(lengths)
     assert dma.sendchannel.wait(60) == lengths[-1]
