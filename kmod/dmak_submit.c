@@ -133,6 +133,21 @@ static int dmak_req_prepare(struct dmak_client *cl, const struct dmak_xfer *x,
 }
 
 /*
+ * WAIT finds how a transfer ended in a ring of DMAK_RESULTS slots, by seq:
+ * a channel holds seqs of at most that span from its oldest outstanding
+ * transfer on, so no result ever takes the slot of one still to come.
+ * The queue is in seq order (CANCEL only takes entries out).
+ */
+static bool dmak_chan_has_room(struct dmak_chan *ch, u32 more)
+{
+	struct dmak_req *oldest;
+
+	lockdep_assert_held(&ch->lock);
+	oldest = list_first_entry_or_null(&ch->queue, struct dmak_req, node);
+	return !oldest || ch->last_seq + more - oldest->seq < DMAK_RESULTS;
+}
+
+/*
  * Queues a checked batch on both channels at once, in array order, and
  * writes each transfer's seq to its entries.
  */
@@ -145,9 +160,12 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 			    DMAK_S2MM : DMAK_MM2S;
 	struct dmak_chan *ch;
 	unsigned long flags;
+	u32 more[2] = { 0, 0 };
 	u32 i, j, k = 0;
 	int ret = 0;
 
+	for (i = 0; i < nreqs; i++)
+		more[reqs[i]->chan]++;
 	/* Both channel locks, MM2S first, so the batch enters at once. */
 	spin_lock_irqsave(&dd->chan[first].lock, flags);
 	if (last != first)
@@ -157,6 +175,9 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 			ret = -EIO;	/* halted on an error: RESET it */
 		else if (dd->chan[reqs[i]->chan].cap)
 			ret = -EBUSY;	/* a cyclic capture owns it */
+	for (i = 0; i < 2 && !ret; i++)
+		if (more[i] && !dmak_chan_has_room(&dd->chan[i], more[i]))
+			ret = -EAGAIN;	/* WAIT for the oldest first */
 	if (READ_ONCE(dd->dead))
 		ret = -ENODEV;
 	for (i = 0; i < nreqs && !ret; i++) {

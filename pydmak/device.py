@@ -247,6 +247,11 @@ _REASONS: Dict[str, Dict[int, str]] = {
                         "{limit}",
         errno.EACCES: "the buffer belongs to another open file",
         errno.ENOENT: "the buffer was freed",
+        errno.EAGAIN: "a channel holds transfers whose sequence numbers "
+                      f"span at most {_uapi.RESULTS} from its oldest "
+                      "outstanding one (so that each one's result is kept "
+                      "for wait()): wait() for the oldest, then queue "
+                      "more; nothing of this request was queued",
     },
     "COALESCE": {
         errno.EOPNOTSUPP: "interrupt coalescing needs an IP built with "

@@ -436,8 +436,11 @@ class DMAChannel:
         Every item is checked before any is queued; they are then queued
         in order, up to ``DMAK_SUBMIT_MAX`` (256) entries per request.
         Returns the transfers' sequence numbers. Should the kernel refuse a
-        later request (a channel halted meanwhile), the transfers of the
-        earlier ones stay queued and ``wait()`` collects them.
+        later request (a channel halted meanwhile, or it holds as many
+        transfers as it keeps results of: ``EAGAIN``), the transfers of the
+        earlier ones stay queued, ``wait()`` collects them, and the error's
+        ``queued`` lists their seqs. More than ``DMAK_RESULTS`` (1024)
+        items is a ``ValueError``: a channel never holds that many.
         """
         if isinstance(items, np.ndarray) or (_is_piece_tuple(items)
                                              and len(items) > 1):
@@ -451,9 +454,23 @@ class DMAChannel:
                 raise CacheLineError(f"item {i}: {exc.strerror}") from None
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {i}: {exc}") from None
+        if len(groups) > _uapi.RESULTS:
+            raise ValueError(
+                f"{len(groups)} transfers are more than a channel holds "
+                f"outstanding ({_uapi.RESULTS}): queue them in parts, "
+                "waiting for each")
         seqs: List[int] = []
         for run in chunk_groups(groups):
-            self._dma._submit(self, [x for group in run for x in group])
+            try:
+                self._dma._submit(self, [x for group in run for x in group])
+            except DmakError as exc:
+                if seqs:        # the earlier requests' transfers stay
+                    exc.queued = list(seqs)
+                    exc.strerror = (f"{exc.strerror} (items 0 to "
+                                    f"{len(seqs) - 1} were queued before: "
+                                    "wait() collects them; their seqs are "
+                                    "in this error's .queued)")
+                raise
             for group in run:
                 self._pending.append(group[-1].seq)
                 seqs.append(group[-1].seq)

@@ -352,6 +352,39 @@ def test_transfer_many_checks_every_item_first(sg, kernel):
     assert sg.sendchannel.transfer_many((buf,)) == [1]
 
 
+def test_transfer_many_of_more_than_a_channel_holds(sg, kernel):
+    buf = fake_buffer(sg.device, 4096)
+    with pytest.raises(ValueError, match="1025 transfers are more than a "
+                                         "channel holds outstanding"):
+        sg.sendchannel.transfer_many([(buf, 0, 64)] * 1025)
+    assert kernel.calls == []
+
+
+def test_transfer_many_refused_midway_says_what_was_queued(sg, kernel):
+    """The kernel's EAGAIN (the channel holds results for no more) on the
+    third request: the first two requests' transfers stay queued, and the
+    error says which."""
+    buf = fake_buffer(sg.device, 4096)
+    submit = kernel.submit
+
+    def full_on_the_third(arg):
+        if kernel.count("SUBMIT") == 2:
+            raise OSError(errno.EAGAIN, "full")
+        return submit(arg)
+    kernel.submit = full_on_the_third
+    with pytest.raises(pydmak.DmakError) as exc:
+        sg.sendchannel.transfer_many([(buf, 0, 64)] * 600)
+    assert exc.value.errno == errno.EAGAIN
+    assert exc.value.queued == list(range(1, 513))
+    assert str(exc.value).endswith(
+        "span at most 1024 from its oldest outstanding one (so that each "
+        "one's result is kept for wait()): wait() for the oldest, then "
+        "queue more; nothing of this request was queued (items 0 to 511 "
+        "were queued before: wait() collects them; their seqs are in this "
+        "error's .queued)")
+    assert list(sg.sendchannel._pending) == list(range(1, 513))
+
+
 def test_transfer_many_on_direct_mode(direct, kernel):
     buf = fake_buffer(direct.device, 4096)
     assert direct.recvchannel.transfer_many([buf, (buf, 0, 8)]) == [1, 2]

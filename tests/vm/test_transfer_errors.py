@@ -89,6 +89,58 @@ def test_bad_wait(dev, handle):
     assert _errno(lambda: _wait(dev, seq)) == errno.ENOENT
 
 
+def _op(dev, channel, op, seq=0):
+    arg = _uapi.dmak_chan_op(channel=channel, op=op, seq=seq)
+    ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, arg)
+    return arg
+
+
+def test_a_channel_holds_no_more_transfers_than_it_keeps_results_of(
+        dev, handle):
+    """Results live in DMAK_RESULTS slots by seq, so a channel holds
+    transfers whose seqs span at most that from its oldest outstanding one:
+    SUBMIT beyond is EAGAIN and queues nothing, cancelling later ones makes
+    no room, and the oldest, still running, is never taken for ended (WAIT
+    times out) and has its own result when it ends."""
+    rx = _x(handle, channel=_uapi.S2MM, length=64)
+    first = _submit(dev, rx)[0]               # runs: it waits for data
+    seqs = [first]
+    while len(seqs) < _uapi.RESULTS:
+        n = min(_uapi.SUBMIT_MAX, _uapi.RESULTS - len(seqs))
+        seqs += _submit(dev, *[rx] * n)
+    assert seqs == list(range(first, first + _uapi.RESULTS))
+    assert _errno(lambda: _submit(dev, rx)) == errno.EAGAIN
+    assert _errno(lambda: _submit(dev, _x(handle), rx)) == errno.EAGAIN
+    assert _op(dev, _uapi.S2MM, _uapi.OP_STATUS).queued == _uapi.RESULTS
+    assert _op(dev, _uapi.MM2S, _uapi.OP_STATUS).queued == 0  # none of it
+    for seq in seqs[-10:]:
+        _op(dev, _uapi.S2MM, _uapi.OP_CANCEL, seq)
+        assert _wait(dev, seq, channel=_uapi.S2MM).status == \
+            _uapi.ST_CANCELLED
+    assert _errno(lambda: _submit(dev, rx)) == errno.EAGAIN
+    assert _errno(lambda: _wait(dev, first, channel=_uapi.S2MM)) == \
+        errno.ETIMEDOUT
+    # Data for the oldest: it ends with its own result, and makes room.
+    sent = _submit(dev, _x(handle, length=64))[0]
+    assert _wait(dev, sent, timeout_ms=10000).status == _uapi.ST_OK
+    arg = _wait(dev, first, channel=_uapi.S2MM, timeout_ms=10000)
+    assert (arg.status, arg.bytes) == (_uapi.ST_OK, 64)
+    assert _submit(dev, rx) == [first + _uapi.RESULTS]
+    assert _errno(lambda: _submit(dev, rx)) == errno.EAGAIN
+    # pydmak says so, and queued nothing.
+    dma = pydmak.DMA(dev)
+    buf = pydmak.allocate(64, "u1", device=dev)
+    with pytest.raises(pydmak.DmakError, match="wait\\(\\) for the oldest") \
+            as exc:
+        dma.recvchannel.transfer(buf)
+    assert exc.value.errno == errno.EAGAIN
+    _op(dev, _uapi.S2MM, _uapi.OP_RESET)       # ends every receive
+    assert _wait(dev, seqs[1], channel=_uapi.S2MM).status == _uapi.ST_RESET
+    assert _op(dev, _uapi.S2MM, _uapi.OP_STATUS).queued == 0
+    buf.freebuffer()
+    dma.close()
+
+
 def test_bad_channel_ops(dev, handle):
     def op(**kw):
         ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, _uapi.dmak_chan_op(**kw))

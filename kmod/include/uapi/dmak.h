@@ -172,7 +172,9 @@ struct dmak_xfer {
  * batch of MM2S and S2MM transfers pairs up on a loopback even with other
  * submitters. Each entry's @seq is written back. Transfers never fail for
  * being busy: the driver queues them and starts each from the interrupt
- * that completes the one before.
+ * that completes the one before. A channel holds transfers whose seqs
+ * span at most DMAK_RESULTS from its oldest outstanding one (so that WAIT
+ * always finds how each ended): EAGAIN beyond, with nothing queued.
  */
 struct dmak_submit {
 	__u64 xfers;
@@ -212,8 +214,9 @@ struct dmak_submit {
  *
  * Returns 0 once the transfer ended, whatever its status; ETIMEDOUT if it
  * has not (it stays queued: wait again or CANCEL it); EINTR on a signal;
- * ENOENT if its result is no longer kept (more than DMAK_RESULTS later
- * transfers ended on the channel). Pending completion records of this file
+ * ENOENT if its result is no longer kept (DMAK_RESULTS later transfers
+ * ended on the channel: SUBMIT keeps any transfer's result until it ended
+ * and a WAIT could see it). Pending completion records of this file
  * for the channel up to @seq are consumed.
  */
 struct dmak_wait {
