@@ -72,6 +72,8 @@ struct dmak_seg {
  * @started: it was given to the hardware
  * @cancel: CANCEL asked for it while it ran
  * @nsegs: entries in @seg (more than one only with SG)
+ * @orphan: the engine may still write its memory (a reset failed as the
+ *	device went away): its buffers are never given back
  * @seg: the pieces, in stream order
  */
 struct dmak_req {
@@ -87,6 +89,7 @@ struct dmak_req {
 	u32 done_desc;
 	bool started;
 	bool cancel;
+	bool orphan;
 	u32 nsegs;
 	struct dmak_seg seg[];
 };
@@ -171,6 +174,8 @@ struct dmak_capture {
  * @results: how the last DMAK_RESULTS transfers ended, by seq
  * @reap: ended transfers whose references the work item drops
  * @reap_work: drops them in process context
+ * @watchdog: looks at the channel while it holds transfers, in case an
+ *	interrupt was lost
  * @ring: SG descriptor ring (@ring.desc NULL in direct mode)
  * @irqs: interrupts handled
  * @lost: S2MM packets that landed in descriptors a resync retired
@@ -192,6 +197,7 @@ struct dmak_chan {
 	struct dmak_result *results;
 	struct list_head reap;
 	struct work_struct reap_work;
+	struct delayed_work watchdog;
 	struct dmak_ring ring;
 	u64 irqs;
 	u64 lost;
@@ -228,6 +234,8 @@ struct dmak_chan {
  * @rmem: the device's memory-region is assigned for this binding
  *	(dmak_rmem_get(); released with the last binding's dmak_dev)
  * @debugfs: the instance's debugfs directory
+ * @clients_lock: guards @clients
+ * @clients: the open files, so that remove wakes their readers
  */
 struct dmak_dev {
 	struct device dev;
@@ -251,6 +259,8 @@ struct dmak_dev {
 	unsigned long sg_clk_hz;
 	bool rmem;
 	struct dentry *debugfs;
+	spinlock_t clients_lock;	/* @clients */
+	struct list_head clients;
 };
 
 /**
@@ -259,12 +269,14 @@ struct dmak_dev {
  * @count: records held
  * @overflow: records were dropped since the last one read
  * @ring: the records
+ * @order: when each record came, of the file's records of both channels
  */
 struct dmak_records {
 	unsigned int head;
 	unsigned int count;
 	bool overflow;
 	struct dmak_completion ring[DMAK_RECORDS];
+	u64 order[DMAK_RECORDS];
 };
 
 /**
@@ -274,18 +286,22 @@ struct dmak_records {
  * @lock: guards @bufs
  * @bufs: buffers this file still holds a handle to
  * @used: bytes of buffers charged to this file until their memory is freed
- * @rec_lock: guards @rec; taken under a channel's lock
+ * @rec_lock: guards @rec and @rec_next; taken under a channel's lock
  * @rec_wq: read() and poll() wait here
+ * @rec_next: the order of the next record
  * @rec: completion records, per channel
+ * @node: entry in the device's @clients while the file is open
  */
 struct dmak_client {
 	struct kref ref;
 	struct dmak_dev *dd;
+	struct list_head node;
 	struct mutex lock;	/* @bufs */
 	struct list_head bufs;
 	atomic64_t used;
-	spinlock_t rec_lock;	/* @rec */
+	spinlock_t rec_lock;	/* @rec, @rec_next */
 	wait_queue_head_t rec_wq;
+	u64 rec_next;
 	struct dmak_records rec[2];
 };
 
@@ -368,10 +384,12 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq);
 void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
 		   u64 bytes, u32 sr);
 void dmak_chan_end_queued(struct dmak_chan *ch, u32 status, u32 sr);
-void dmak_chan_end_started(struct dmak_chan *ch, u32 status);
+void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan);
 void dmak_chan_kick(struct dmak_chan *ch);
 u32 dmak_status_of(u32 sr);
 void dmak_req_free(struct dmak_req *req);
+void dmak_chans_silence(struct dmak_dev *dd);
+void dmak_chan_watch(struct dmak_chan *ch);
 void dmak_chans_shutdown(struct dmak_dev *dd);
 void dmak_chans_quiesce(struct dmak_dev *dd);
 int dmak_hw_reset(struct dmak_dev *dd);
@@ -402,6 +420,7 @@ void dmak_cyclic_stop_client(struct dmak_client *cl);
 /* dmak_records.c */
 void dmak_record_push(struct dmak_client *cl, const struct dmak_completion *c);
 void dmak_records_consume(struct dmak_client *cl, unsigned int ch, u64 seq);
+void dmak_records_hangup(struct dmak_dev *dd);
 long dmak_ioctl_channel_fd(struct dmak_client *cl, void __user *uarg);
 ssize_t dmak_records_read(struct dmak_client *cl, unsigned int mask,
 			  struct file *file, char __user *ubuf, size_t len);

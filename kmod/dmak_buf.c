@@ -327,7 +327,8 @@ int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
 	struct dmak_buf *buf;
 	int ret;
 
-	if (vma->vm_pgoff > U32_MAX)
+	/* a private mapping would be copied on write: the device never sees */
+	if (!(vma->vm_flags & VM_SHARED) || vma->vm_pgoff > U32_MAX)
 		return -EINVAL;
 	buf = dmak_buf_get(cl, vma->vm_pgoff);
 	if (IS_ERR(buf))

@@ -139,14 +139,12 @@ void dmak_chan_kick(struct dmak_chan *ch)
  * The interrupt handler, and WAIT when a wait times out (an interrupt may
  * have been lost), call it with the channel lock held.
  */
-static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
+static irqreturn_t __dmak_chan_service(struct dmak_chan *ch)
 {
 	struct dmak_req *req;
 	u32 sr, bytes;
 
 	lockdep_assert_held(&ch->lock);
-	if (READ_ONCE(ch->dd->dead))
-		return IRQ_NONE;
 	if (dmak_is_sg(ch->dd))
 		return dmak_sg_service(ch);
 	if (dmak_chan_read(ch, DMAK_DMASR, &sr))
@@ -182,6 +180,14 @@ static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
 	return IRQ_HANDLED;
 }
 
+static irqreturn_t dmak_chan_service(struct dmak_chan *ch)
+{
+	/* after remove's reset, nothing more may touch the registers */
+	if (READ_ONCE(ch->dd->dead))
+		return IRQ_NONE;
+	return __dmak_chan_service(ch);
+}
+
 static irqreturn_t dmak_chan_irq(int irq, void *data)
 {
 	struct dmak_chan *ch = data;
@@ -211,10 +217,54 @@ void dmak_req_free(struct dmak_req *req)
 {
 	u32 i;
 
-	for (i = 0; i < req->nsegs; i++)
+	for (i = 0; i < req->nsegs && !req->orphan; i++)
 		dmak_buf_put(req->seg[i].buf);
 	dmak_client_put(req->cl);
 	kfree(req);
+}
+
+/* Ends the running transfer if it ended and its interrupt was lost. */
+static void dmak_chan_recheck(struct dmak_chan *ch)
+{
+	struct dmak_req *req;
+	unsigned long flags;
+	u64 seq;
+
+	spin_lock_irqsave(&ch->lock, flags);
+	req = list_first_entry_or_null(&ch->queue, struct dmak_req, node);
+	seq = req && req->started ? req->seq : 0;
+	if (dmak_chan_service(ch) == IRQ_HANDLED && seq &&
+	    ch->results[seq % DMAK_RESULTS].seq == seq)
+		dev_warn_ratelimited(ch->dd->hw,
+				     "%s: transfer %llu ended without its interrupt\n",
+				     ch->id == DMAK_MM2S ? "mm2s" : "s2mm",
+				     seq);
+	spin_unlock_irqrestore(&ch->lock, flags);
+}
+
+/*
+ * While a channel holds transfers, it is looked at every DMAK_RECHECK: a
+ * lost interrupt then costs a delay to read(), poll() and the queue behind
+ * it too, not only to WAIT.
+ */
+static void dmak_chan_watchdog(struct work_struct *work)
+{
+	struct dmak_chan *ch = container_of(to_delayed_work(work),
+					    struct dmak_chan, watchdog);
+	unsigned long flags;
+
+	dmak_chan_recheck(ch);
+	spin_lock_irqsave(&ch->lock, flags);
+	if (!list_empty(&ch->queue) && !READ_ONCE(ch->dd->dead))
+		schedule_delayed_work(&ch->watchdog, DMAK_RECHECK);
+	spin_unlock_irqrestore(&ch->lock, flags);
+}
+
+/* Called with the channel lock held after transfers were queued. */
+void dmak_chan_watch(struct dmak_chan *ch)
+{
+	lockdep_assert_held(&ch->lock);
+	schedule_delayed_work(&ch->watchdog, DMAK_RECHECK);
 }
 
 int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
@@ -229,6 +279,7 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
 	INIT_LIST_HEAD(&ch->queue);
 	INIT_LIST_HEAD(&ch->reap);
 	INIT_WORK(&ch->reap_work, dmak_chan_reap);
+	INIT_DELAYED_WORK(&ch->watchdog, dmak_chan_watchdog);
 	init_waitqueue_head(&ch->wq);
 	if (irq <= 0)
 		return 0;
@@ -243,14 +294,19 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
 	return ret;
 }
 
-/* After a reset: the transfers the hardware held end (CANCEL's as such). */
-void dmak_chan_end_started(struct dmak_chan *ch, u32 status)
+/*
+ * After a reset: the transfers the hardware held end (CANCEL's as such).
+ * @orphan: the reset failed and the device is going away, so the engine
+ * may still write their memory: their buffers are never given back.
+ */
+void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan)
 {
 	struct dmak_req *req, *tmp;
 
 	list_for_each_entry_safe(req, tmp, &ch->queue, node) {
 		if (!req->started)
 			break;
+		req->orphan = orphan;
 		dmak_chan_end(ch, req, req->cancel ? DMAK_ST_CANCELLED : status,
 			      0, 0);
 	}
@@ -265,7 +321,8 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status)
  *
  * If the core does not come out of reset, running transfers keep their
  * buffers (the engine may still write to them) and both channels halt
- * with DMAK_ST_RESET until a RESET succeeds.
+ * with DMAK_ST_RESET until a RESET succeeds; on removal they end with
+ * DMAK_ST_REMOVED and their buffers are never given back.
  */
 int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 {
@@ -289,10 +346,12 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		ch->halting = true;
 		spin_unlock_irq(&ch->lock);
 		synchronize_irq(ch->irq);
-		/* End what completed before the halt, as it completed. */
+		/*
+		 * End what completed before the halt, as it completed: on
+		 * removal too, where the line is silenced already.
+		 */
 		spin_lock_irq(&ch->lock);
-		if (status != DMAK_ST_REMOVED)
-			dmak_chan_service(ch);
+		__dmak_chan_service(ch);
 		list_for_each_entry(req, &ch->queue, node)
 			if (req->started && req->cancel)
 				needed = true;
@@ -312,7 +371,7 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 			continue;
 		}
 		if (needed)
-			dmak_chan_end_started(ch, status);
+			dmak_chan_end_started(ch, status, ret != 0);
 		if (!keep_queued)
 			dmak_chan_end_queued(ch, status, 0);
 		if (needed) {
@@ -342,9 +401,34 @@ void dmak_chans_quiesce(struct dmak_dev *dd)
 		if (!dmak_chan_present(&dd->chan[i]))
 			continue;
 		devm_free_irq(dd->hw, dd->chan[i].irq, &dd->chan[i]);
+		cancel_delayed_work_sync(&dd->chan[i].watchdog);
 		if (dd->chan[i].ring.desc)
 			cancel_work_sync(&dd->chan[i].ring.resync_work);
 		flush_work(&dd->chan[i].reap_work);
+	}
+}
+
+/*
+ * Before remove marks the device dead: no channel raises its line again
+ * (DMACR's interrupt enables off) and no handler runs, so a level-triggered
+ * line never stays high with a handler that no longer answers. Transfers
+ * completing meanwhile are ended, as they ended, by the reset that follows.
+ */
+void dmak_chans_silence(struct dmak_dev *dd)
+{
+	struct dmak_chan *ch;
+	u32 cr;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ch = &dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		if (!dmak_chan_read(ch, DMAK_DMACR, &cr))
+			dmak_chan_write(ch, DMAK_DMACR, cr & ~DMAK_CR_ALL_IRQ);
+		spin_unlock_irq(&ch->lock);
+		disable_irq(ch->irq);
 	}
 }
 
@@ -413,21 +497,6 @@ static bool dmak_chan_ended(struct dmak_chan *ch, u64 seq)
 	return ended;
 }
 
-/* After a timeout: ends the transfer if its interrupt was lost. */
-static void dmak_chan_recheck(struct dmak_chan *ch, u64 seq)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ch->lock, flags);
-	if (dmak_chan_service(ch) == IRQ_HANDLED &&
-	    ch->results[seq % DMAK_RESULTS].seq == seq)
-		dev_warn_ratelimited(ch->dd->hw,
-				     "%s: transfer %llu ended without its interrupt\n",
-				     ch->id == DMAK_MM2S ? "mm2s" : "s2mm",
-				     seq);
-	spin_unlock_irqrestore(&ch->lock, flags);
-}
-
 long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 {
 	struct dmak_result *r;
@@ -453,11 +522,11 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 		ret = wait_event_interruptible_timeout(ch->wq,
 						       dmak_chan_ended(ch, seq),
 						       slice);
-		if (ret < 0)
-			return -EINTR;
+		if (ret < 0)	/* EINTR, or restarted with SA_RESTART */
+			return -ERESTARTSYS;
 		if (ret)
 			break;
-		dmak_chan_recheck(ch, seq);
+		dmak_chan_recheck(ch);
 		if (dmak_chan_ended(ch, seq))
 			break;
 		if (arg.timeout_ms != DMAK_WAIT_FOREVER)

@@ -74,6 +74,8 @@ static int dmak_export_mmap(struct dma_buf *dmabuf,
 			    struct vm_area_struct *vma)
 {
 	/* dma-buf checked the range against the size */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;		/* copied on write: see dmak_buf_mmap */
 	return dmak_buf_map_user(dmabuf->priv, vma);
 }
 

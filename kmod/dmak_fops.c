@@ -45,6 +45,9 @@ static int dmak_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&cl->rec_wq);
 	get_device(&dd->dev);
 	cl->dd = dd;
+	spin_lock(&dd->clients_lock);
+	list_add_tail(&cl->node, &dd->clients);
+	spin_unlock(&dd->clients_lock);
 	file->private_data = cl;
 	return nonseekable_open(inode, file);
 }
@@ -53,6 +56,9 @@ static int dmak_release(struct inode *inode, struct file *file)
 {
 	struct dmak_client *cl = file->private_data;
 
+	spin_lock(&cl->dd->clients_lock);
+	list_del(&cl->node);
+	spin_unlock(&cl->dd->clients_lock);
 	dmak_chans_cancel_client(cl);
 	dmak_buf_release_all(cl);
 	dmak_client_put(cl);

@@ -421,6 +421,8 @@ static int dmak_probe(struct platform_device *pdev)
 	dd->hw = hw;
 	xa_init_flags(&dd->bufs, XA_FLAGS_ALLOC1);
 	mutex_init(&dd->reset_lock);
+	spin_lock_init(&dd->clients_lock);
+	INIT_LIST_HEAD(&dd->clients);
 
 	ret = dmak_ident_init(dd, pdev);
 	if (!ret)
@@ -500,9 +502,12 @@ static void dmak_remove(struct platform_device *pdev)
 	struct dmak_dev *dd = platform_get_drvdata(pdev);
 
 	dmak_debugfs_remove(dd);
+	/* the lines quiet first: a dead device's handler answers no more */
+	dmak_chans_silence(dd);
 	WRITE_ONCE(dd->dead, true);
 	/* Stop the engine and end every transfer; buffers stay until freed. */
 	dmak_chans_shutdown(dd);
+	dmak_records_hangup(dd);	/* readers and pollers: it is gone */
 	cdev_device_del(&dd->cdev, &dd->dev);
 	/*
 	 * The minor is free again even while old files keep @dd: they reach

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dmak: completion records. Every transfer that ends leaves a record with
- * its submitter; read() on the device (both channels) or on a channel file
- * (one channel) returns them, and poll() reports POLLIN while any wait.
- * WAIT consumes the records it made redundant.
+ * its submitter; read() on the device (both channels, in the order they
+ * came) or on a channel file (one channel) returns them, and poll()
+ * reports POLLIN while any wait. WAIT consumes the records it made
+ * redundant. Once the device is gone, poll() adds POLLHUP and POLLERR, and
+ * read() answers ENODEV when no record is left.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -23,6 +25,8 @@ void dmak_record_push(struct dmak_client *cl, const struct dmak_completion *c)
 	if (rec->count == DMAK_RECORDS) {
 		rec->overflow = true;	/* keep the oldest, drop the newest */
 	} else {
+		rec->order[(rec->head + rec->count) % DMAK_RECORDS] =
+			cl->rec_next++;
 		rec->ring[(rec->head + rec->count++) % DMAK_RECORDS] = *c;
 		if (rec->overflow) {
 			rec->ring[(rec->head + rec->count - 1) %
@@ -55,25 +59,51 @@ static bool dmak_records_pending(struct dmak_client *cl, unsigned int mask)
 		READ_ONCE(cl->rec[DMAK_S2MM].count));
 }
 
-/* Takes up to @max records of the channels in @mask, oldest first. */
+/* The channel of @mask whose oldest record came first, or -1 if none. */
+static int dmak_records_first(struct dmak_client *cl, unsigned int mask)
+{
+	struct dmak_records *rec;
+	int ch, first = -1;
+
+	for (ch = 0; ch < 2; ch++) {
+		rec = &cl->rec[ch];
+		if (!(mask & BIT(ch)) || !rec->count)
+			continue;
+		if (first < 0 || rec->order[rec->head] <
+				 cl->rec[first].order[cl->rec[first].head])
+			first = ch;
+	}
+	return first;
+}
+
+/* Takes up to @max records of the channels in @mask, as they came. */
 static size_t dmak_records_take(struct dmak_client *cl, unsigned int mask,
 				struct dmak_completion *out, size_t max)
 {
 	struct dmak_records *rec;
 	size_t n = 0;
-	unsigned int ch;
+	int ch;
 
 	spin_lock_irq(&cl->rec_lock);
-	for (ch = 0; ch < 2; ch++) {
+	while (n < max && (ch = dmak_records_first(cl, mask)) >= 0) {
 		rec = &cl->rec[ch];
-		while ((mask & BIT(ch)) && rec->count && n < max) {
-			out[n++] = rec->ring[rec->head];
-			rec->head = (rec->head + 1) % DMAK_RECORDS;
-			rec->count--;
-		}
+		out[n++] = rec->ring[rec->head];
+		rec->head = (rec->head + 1) % DMAK_RECORDS;
+		rec->count--;
 	}
 	spin_unlock_irq(&cl->rec_lock);
 	return n;
+}
+
+/* The device is gone: readers and pollers of every open file wake up. */
+void dmak_records_hangup(struct dmak_dev *dd)
+{
+	struct dmak_client *cl;
+
+	spin_lock(&dd->clients_lock);
+	list_for_each_entry(cl, &dd->clients, node)
+		wake_up_interruptible_poll(&cl->rec_wq, EPOLLHUP | EPOLLERR);
+	spin_unlock(&dd->clients_lock);
 }
 
 ssize_t dmak_records_read(struct dmak_client *cl, unsigned int mask,
@@ -93,12 +123,17 @@ ssize_t dmak_records_read(struct dmak_client *cl, unsigned int mask,
 		n = dmak_records_take(cl, mask, recs, max);
 		if (n)
 			break;
+		if (READ_ONCE(cl->dd->dead)) {
+			ret = -ENODEV;
+			goto out;
+		}
 		if (file->f_flags & O_NONBLOCK) {
 			ret = -EAGAIN;
 			goto out;
 		}
 		ret = wait_event_interruptible(cl->rec_wq,
-					       dmak_records_pending(cl, mask));
+					       dmak_records_pending(cl, mask) ||
+					       READ_ONCE(cl->dd->dead));
 		if (ret)
 			goto out;
 	}
@@ -113,8 +148,14 @@ out:
 __poll_t dmak_records_poll(struct dmak_client *cl, unsigned int mask,
 			   struct file *file, poll_table *wait)
 {
+	__poll_t events = 0;
+
 	poll_wait(file, &cl->rec_wq, wait);
-	return dmak_records_pending(cl, mask) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (dmak_records_pending(cl, mask))
+		events |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(cl->dd->dead))
+		events |= EPOLLHUP | EPOLLERR;
+	return events;
 }
 
 /* channel files: read() and poll() of one channel's records */

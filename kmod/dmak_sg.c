@@ -243,7 +243,7 @@ static void dmak_sg_error(struct dmak_chan *ch, u32 sr)
 			 sr, ch->error);
 	if (req && req->started)
 		dmak_chan_end(ch, req, ch->error, req->bytes, sr);
-	dmak_chan_end_started(ch, DMAK_ST_ABORTED);
+	dmak_chan_end_started(ch, DMAK_ST_ABORTED, false);
 	dmak_chan_end_queued(ch, DMAK_ST_ABORTED, sr);
 	ch->running = false;
 	dev_dbg(ch->dd->hw, "%s halted: DMASR %#x\n",
@@ -335,7 +335,7 @@ static void dmak_sg_resync_work(struct work_struct *work)
 	if (ch->error) {
 		/* Halted (or stuck): the buffers of these may go now. */
 		ch->ring.resync = false;
-		dmak_chan_end_started(ch, DMAK_ST_ABORTED);
+		dmak_chan_end_started(ch, DMAK_ST_ABORTED, false);
 		dmak_chan_end_queued(ch, DMAK_ST_ABORTED, sr);
 		ch->running = false;
 		goto out;

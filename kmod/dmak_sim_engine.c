@@ -65,16 +65,32 @@ void dmak_sim_irq_update(struct dmak_sim *sim, int ch, u32 old_level)
 	wake_up(&sim->kick);
 }
 
-/* Raises the pending interrupts, as the line would, with IRQs off. */
+/*
+ * Raises the pending interrupts with IRQs off, as a level-triggered line
+ * (a board's AXI DMA has one) would: a line still high after its handler
+ * ran, as nothing acknowledged DMASR, rises again on the engine's next
+ * pass, until the handler answers or the kernel disables the line as one
+ * nobody cares for.
+ */
 static void dmak_sim_irq_raise(struct dmak_sim *sim)
 {
 	unsigned long pending = xchg(&sim->irq_pending, 0);
+	unsigned long flags;
+	unsigned int virq;
+	u32 high;
 	int ch;
 
 	for_each_set_bit(ch, &pending, SIM_NCHANS) {
+		virq = sim->virq[ch];
+		if (!virq)		/* DT mode: a channel may have none */
+			continue;
 		trace_dmak_sim_raise(sim->id, ch);
-		if (sim->virq[ch])	/* DT mode: a channel may have none */
-			generic_handle_irq_safe(sim->virq[ch]);
+		generic_handle_irq_safe(virq);
+		spin_lock_irqsave(&sim->lock, flags);
+		high = dmak_sim_irq_level(&sim->chan[ch]);
+		spin_unlock_irqrestore(&sim->lock, flags);
+		if (high && !irqd_irq_disabled(irq_get_irq_data(virq)))
+			set_bit(ch, &sim->irq_pending);
 	}
 }
 

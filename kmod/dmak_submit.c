@@ -189,9 +189,12 @@ static int dmak_enqueue(struct dmak_dev *dd, struct dmak_xfer *xfers,
 		trace_dmak_submit(dd->hw, ch->id, reqs[i]->seq, reqs[i]->len,
 				  reqs[i]->nsegs);
 	}
-	for (i = 0; i < 2 && !ret; i++)
+	for (i = 0; i < 2 && !ret; i++) {
 		if (dmak_chan_present(&dd->chan[i]))
 			dmak_chan_kick(&dd->chan[i]);
+		if (more[i])
+			dmak_chan_watch(&dd->chan[i]);
+	}
 	if (last != first)
 		spin_unlock(&dd->chan[last].lock);
 	spin_unlock_irqrestore(&dd->chan[first].lock, flags);

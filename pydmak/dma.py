@@ -567,8 +567,15 @@ class DMAChannel:
         self.transferred = last.bytes
         raise failure
 
-    async def wait_async(self) -> int:
-        """Awaits the end of every queued transfer, as ``wait()``."""
+    async def wait_async(self, timeout: Optional[float] = None) -> int:
+        """Awaits the end of every queued transfer, as ``wait()``.
+
+        ``timeout`` seconds (``None``: no limit) pass first: raises
+        ``DMATimeoutError``, and the transfers stay queued. The device
+        going away ends the wait with a ``DmakError`` (``ENODEV``).
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must not be negative, not {timeout}")
         if not self._pending:
             return self.transferred
         loop = asyncio.get_running_loop()
@@ -592,7 +599,15 @@ class DMAChannel:
         loop.add_reader(fd, readable)
         try:
             if not self._ended(last):
-                await done
+                await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError:
+            raise DMATimeoutError(
+                errno.ETIMEDOUT,
+                f"{self.name}: transfer {last} did not end within {timeout} "
+                "s; it stays queued: wait() again, or cancel() or reset() "
+                "the channel") from None
+        except OSError as exc:
+            raise self._dma.device._error("read", exc.errno) from None
         finally:
             loop.remove_reader(fd)
         return self.wait(timeout=0)

@@ -181,6 +181,9 @@ def test_bad_mmap(dev):
         errno.EINVAL
     assert _errno_of(lambda: _map(fd, 4096, 0)) == errno.EINVAL
     _map(fd, 2 * 4096, off).close()     # the whole last page is fine
+    # A private mapping would be copied on write, out of the device's view.
+    assert _errno_of(lambda: mmap.mmap(fd, 4096, mmap.MAP_PRIVATE,
+                                       offset=off)) == errno.EINVAL
     _raw_free(fd, arg.handle)
     assert _errno_of(lambda: _map(fd, 4096, off)) == errno.EINVAL
 

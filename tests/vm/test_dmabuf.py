@@ -166,6 +166,9 @@ def test_an_exported_fd_outlives_the_buffer_and_maps_it(both):
     fd = buf.export()
     try:
         assert os.get_inheritable(fd) is False       # O_CLOEXEC
+        with pytest.raises(OSError) as exc:           # copy-on-write
+            mmap.mmap(fd, n, mmap.MAP_PRIVATE)
+        assert exc.value.errno == errno.EINVAL
         with mmap.mmap(fd, n) as m:
             seen = np.frombuffer(m, np.uint8)
             assert np.array_equal(seen, buf)

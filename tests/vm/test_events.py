@@ -71,6 +71,27 @@ def test_records_from_read(dma, dev):
     dma.sendchannel.wait(0)
 
 
+def test_the_device_file_reads_records_as_they_came(dma, dev):
+    """Both channels' records from the device file, in the order the
+    transfers ended, not all of one channel first."""
+    src, dst = _pair(dev)
+    for i in range(3):                      # MM2S ends first, then S2MM
+        dma.recvchannel.transfer(dst, cookie=10 + i)
+        dma.sendchannel.transfer(src, cookie=20 + i)
+        dma.recvchannel.wait(10)
+        dma.sendchannel.wait(10)
+    # WAIT consumed them: queue again and only read.
+    for i in range(3):
+        dma.recvchannel.transfer(dst, cookie=10 + i)
+        dma.sendchannel.transfer(src, cookie=20 + i)
+        assert wait_for(lambda: dma.recvchannel.queued == 0, 10)
+    recs = (_uapi.dmak_completion * 6)()
+    assert os.readv(dev.fileno(), [recs]) == ctypes.sizeof(recs)
+    assert [r.cookie for r in recs] == [20, 10, 21, 11, 22, 12]
+    dma.recvchannel.wait(0)
+    dma.sendchannel.wait(0)
+
+
 def test_wait_consumes_records(dma, dev):
     src, dst = _pair(dev)
     with selectors.DefaultSelector() as sel:

@@ -1,8 +1,10 @@
 """Injected faults, timeouts and recovery: each error is named, then fixed."""
 
+import asyncio
 import gc
 import re
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +145,39 @@ def test_lost_interrupt_costs_a_delay_not_a_hang(dma, dev):
     assert dma.recvchannel.wait(10) == src.nbytes
     log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
     assert re.search(r"mm2s: transfer \d+ ended without its interrupt", log)
+
+
+def test_a_lost_interrupt_does_not_stall_readers(dma, dev):
+    """Nobody WAITs: the driver's watchdog finds the transfer ended all the
+    same, so poll() and wait_async() see it within a few seconds, and the
+    transfer queued behind it runs."""
+    src, dst = _pair(dev)
+    sim_fault("s2mm lost-irq")
+    dma.recvchannel.transfer(dst)
+    dma.recvchannel.transfer(dst)
+    dma.sendchannel.transfer(src)
+    dma.sendchannel.transfer(src)
+    start = time.monotonic()
+    assert asyncio.run(dma.recvchannel.wait_async(timeout=10)) == \
+        src.nbytes
+    assert time.monotonic() - start < 5
+    dma.sendchannel.wait(10)
+    log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    assert re.search(r"s2mm: transfer \d+ ended without its interrupt", log)
+
+
+def test_wait_async_times_out_and_keeps_the_transfer(dma, dev):
+    src, dst = _pair(dev)
+    dma.recvchannel.transfer(dst)           # no data comes
+    with pytest.raises(pydmak.DMATimeoutError, match="within 0.3 s"):
+        asyncio.run(dma.recvchannel.wait_async(timeout=0.3))
+    assert dma.recvchannel.queued == 1
+    with pytest.raises(ValueError, match="must not be negative"):
+        asyncio.run(dma.recvchannel.wait_async(timeout=-1))
+    dma.sendchannel.transfer(src)
+    assert asyncio.run(dma.recvchannel.wait_async(timeout=10)) == \
+        src.nbytes
+    dma.sendchannel.wait(10)
 
 
 def test_stalled_engine_times_out_and_reset_recovers(dma, dev):

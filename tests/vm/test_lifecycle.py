@@ -1,16 +1,21 @@
 """Module load/unload, unbinding under open files, several instances."""
 
+import ctypes
 import errno
 import gc
+import multiprocessing
 import os
 import pathlib
+import select
+import time
 
 import numpy as np
 import pytest
 
 import pydmak
+from pydmak import _uapi
 from conftest import (REPO, SYSFS, close_default_device, live_buffers,
-                      load_modules, sh)
+                      load_modules, sh, sim_fault, wait_for)
 
 DMAK_KO = str(REPO / "kmod" / "dmak.ko")
 
@@ -98,6 +103,69 @@ def test_simulator_removed_under_open_files(reload_after):
     assert [d.path for d in pydmak.devices()] == ["/dev/dmak0"]
     with pydmak.Device(0) as again:
         assert again.info.mm2s
+
+
+def test_removal_ends_transfers_as_they_ended_and_hangs_up(reload_after):
+    """The receive completed but its interrupt was lost when the simulator
+    goes: removal ends it as it ended (OK, its bytes), the one queued
+    behind it REMOVED. Then poll() says POLLHUP and POLLERR, and read()
+    gives the records left, then ENODEV; a reader blocked with nothing to
+    read wakes up with ENODEV."""
+    dev = pydmak.Device(0)
+    idle = pydmak.Device(0)             # a file with no transfers at all
+    dma = pydmak.DMA(dev)
+    src = pydmak.allocate(4096, "u1", device=dev)
+    dst = pydmak.allocate(4096, "u1", device=dev)
+    src[:] = 7
+
+    def blocked_read(fd, conn):
+        try:
+            os.read(fd, 4096)
+            conn.send(0)
+        except OSError as exc:
+            conn.send(exc.errno)
+
+    parent, child = multiprocessing.Pipe()
+    reader = multiprocessing.Process(target=blocked_read,
+                                     args=(idle.fileno(), child))
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive()            # blocked: nothing to read
+    sim_fault("s2mm lost-irq")
+    done = dma.recvchannel.transfer(dst)
+    behind = dma.recvchannel.transfer(dst)
+    dma.sendchannel.transfer(src)
+    dma.sendchannel.wait(10)
+    # The engine is done with it (S2MM's DMASR says so); the driver's
+    # watchdog would find it within a second: remove the device first.
+    assert wait_for(lambda: dma.register_map.S2MM_DMASR.IOC_Irq == 1)
+    sh("rmmod", "dmak_sim")
+    assert parent.poll(10) and parent.recv() == errno.ENODEV
+    reader.join(10)
+
+    for fd in (dev.fileno(), idle.fileno()):
+        events = select.poll()
+        events.register(fd, select.POLLIN)
+        [(_, mask)] = events.poll(1000)
+        assert mask & select.POLLHUP and mask & select.POLLERR, mask
+    os.set_blocking(dev.fileno(), False)
+    recs = (_uapi.dmak_completion * 8)()
+    n = os.readv(dev.fileno(), [recs]) // ctypes.sizeof(_uapi.dmak_completion)
+    got = {(r.channel, r.seq): (r.status, r.bytes) for r in recs[:n]}
+    assert got[(_uapi.S2MM, done)] == (_uapi.ST_OK, 4096)
+    assert got[(_uapi.S2MM, behind)][0] == _uapi.ST_REMOVED
+    with pytest.raises(OSError) as exc:
+        os.readv(dev.fileno(), [recs])
+    assert exc.value.errno == errno.ENODEV
+    assert (dst == 7).all()
+    for buf in (src, dst):
+        buf.freebuffer()
+    dma.close()
+    dev.close()
+    idle.close()
+    del src, dst
+    gc.collect()
+    sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"))
 
 
 def test_several_instances_and_parameters(reload_after):

@@ -213,7 +213,8 @@ struct dmak_submit {
  * @dmasr: out: DMASR as the transfer ended
  *
  * Returns 0 once the transfer ended, whatever its status; ETIMEDOUT if it
- * has not (it stays queued: wait again or CANCEL it); EINTR on a signal;
+ * has not (it stays queued: wait again or CANCEL it); EINTR on a signal
+ * (where its handler has SA_RESTART, WAIT starts again, whole timeout);
  * ENOENT if its result is no longer kept (DMAK_RESULTS later transfers
  * ended on the channel: SUBMIT keeps any transfer's result until it ended
  * and a WAIT could see it). Pending completion records of this file
