@@ -72,6 +72,9 @@ struct dmak_seg {
  * @started: it was given to the hardware
  * @cancel: CANCEL asked for it while it ran
  * @nsegs: entries in @seg (more than one only with SG)
+ * @end_status: how it ended (DMAK_ST_*), once it did
+ * @end_sr: DMASR as it ended
+ * @end_bytes: bytes it moved
  * @orphan: the engine may still write its memory (a reset failed as the
  *	device went away): its buffers are never given back
  * @seg: the pieces, in stream order
@@ -87,6 +90,9 @@ struct dmak_req {
 	u32 chan;
 	u32 ndesc;
 	u32 done_desc;
+	u32 end_status;
+	u32 end_sr;
+	u64 end_bytes;
 	bool started;
 	bool cancel;
 	bool orphan;
@@ -174,6 +180,9 @@ struct dmak_capture {
  * @results: how the last DMAK_RESULTS transfers ended, by seq
  * @reap: ended transfers whose references the work item drops
  * @reap_work: drops them in process context
+ * @syncing: ended receives whose memory @sync_work syncs for the CPU
+ *	before reporting them (and the transfers that ended after them)
+ * @sync_work: does so in process context
  * @watchdog: looks at the channel while it holds transfers, in case an
  *	interrupt was lost
  * @ring: SG descriptor ring (@ring.desc NULL in direct mode)
@@ -197,6 +206,8 @@ struct dmak_chan {
 	struct dmak_result *results;
 	struct list_head reap;
 	struct work_struct reap_work;
+	struct list_head syncing;
+	struct work_struct sync_work;
 	struct delayed_work watchdog;
 	struct dmak_ring ring;
 	u64 irqs;

@@ -63,7 +63,7 @@ struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
 	if (!buf)
 		buf = ERR_PTR(-ENOENT);
 	else if (buf->owner != cl)
-		buf = ERR_PTR(-EACCES);
+		buf = ERR_PTR(-ENOENT);	/* not this file's to see */
 	else
 		kref_get(&buf->ref);
 	xa_unlock(xa);

@@ -14,7 +14,9 @@
  * end with DMAK_ST_ABORTED, and it takes no more until a RESET, which
  * resets the whole core, as the IP has one reset for both channels.
  */
+#include <linux/capability.h>
 #include <linux/dma-mapping.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -23,6 +25,7 @@
 #include "dmak_trace.h"
 
 #define DMAK_RECHECK	HZ	/* WAIT looks at DMASR at least this often */
+#define DMAK_SYNC_IN_IRQ	SZ_64K	/* larger receives: synced by a work */
 
 /* Resets the whole core through the bank of a channel that exists. */
 int dmak_hw_reset(struct dmak_dev *dd)
@@ -54,40 +57,105 @@ u32 dmak_status_of(u32 sr)
 	return DMAK_ST_SG_INT_ERR;
 }
 
-/* Ends @req: result, record, wake-ups; its references go to the reaper. */
-void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
-		   u64 bytes, u32 sr)
+/* Bytes of cached memory a CPU sync must cover when @req ends. */
+static u64 dmak_req_sync_bytes(const struct dmak_req *req)
+{
+	const struct dmak_seg *seg;
+	u64 n = 0;
+
+	if (req->chan != DMAK_S2MM || !req->started ||
+	    req->flags & DMAK_XFER_NO_SYNC)
+		return 0;
+	for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
+		if (seg->buf->flags & DMAK_BUF_CACHED)
+			n += seg->len;
+	return n;
+}
+
+static void dmak_req_sync_for_cpu(struct dmak_req *req)
+{
+	struct dmak_seg *seg;
+
+	for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
+		dmak_buf_sync_range(seg->buf, seg->dma, seg->len,
+				    DMA_FROM_DEVICE, true);
+}
+
+/* Result, record, wake-ups; its references go to the reaper. */
+static void dmak_chan_report(struct dmak_chan *ch, struct dmak_req *req)
 {
 	struct dmak_result *r = &ch->results[req->seq % DMAK_RESULTS];
-	struct dmak_seg *seg;
 	struct dmak_completion rec = {
 		.seq = req->seq,
 		.cookie = req->cookie,
-		.bytes = bytes,
+		.bytes = req->end_bytes,
 		.channel = ch->id,
-		.status = status,
-		.dmasr = sr,
+		.status = req->end_status,
+		.dmasr = req->end_sr,
 	};
 
 	lockdep_assert_held(&ch->lock);
-	trace_dmak_complete(ch->dd->hw, ch->id, req->seq, bytes, status, sr);
-	if (ch->id == DMAK_S2MM && req->started &&
-	    !(req->flags & DMAK_XFER_NO_SYNC))
-		for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
-			dmak_buf_sync_range(seg->buf, seg->dma, seg->len,
-					    DMA_FROM_DEVICE, true);
 	if (r->seq < req->seq) {	/* never overwrite a newer result */
 		r->seq = req->seq;
 		r->cl = req->cl;
-		r->bytes = bytes;
-		r->status = status;
-		r->dmasr = sr;
+		r->bytes = req->end_bytes;
+		r->status = req->end_status;
+		r->dmasr = req->end_sr;
 	}
 	dmak_record_push(req->cl, &rec);
 
 	list_move_tail(&req->node, &ch->reap);
 	schedule_work(&ch->reap_work);
 	wake_up_all(&ch->wq);
+}
+
+/*
+ * Ends @req. A receive into cached memory is synced for the CPU before it
+ * is reported; more than DMAK_SYNC_IN_IRQ bytes of it (a cache walk of
+ * milliseconds on a board) are synced by a work item, not here with the
+ * interrupts off, and every transfer of the channel ending meanwhile is
+ * reported after it, in order.
+ */
+void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
+		   u64 bytes, u32 sr)
+{
+	u64 sync = dmak_req_sync_bytes(req);
+
+	lockdep_assert_held(&ch->lock);
+	trace_dmak_complete(ch->dd->hw, ch->id, req->seq, bytes, status, sr);
+	req->end_status = status;
+	req->end_bytes = bytes;
+	req->end_sr = sr;
+	if (sync > DMAK_SYNC_IN_IRQ || !list_empty(&ch->syncing)) {
+		list_move_tail(&req->node, &ch->syncing);
+		schedule_work(&ch->sync_work);
+		return;
+	}
+	if (sync)
+		dmak_req_sync_for_cpu(req);
+	dmak_chan_report(ch, req);
+}
+
+/* Syncs the large receives for the CPU, then reports them, in order. */
+static void dmak_chan_sync(struct work_struct *work)
+{
+	struct dmak_chan *ch = container_of(work, struct dmak_chan, sync_work);
+	struct dmak_req *req;
+
+	for (;;) {
+		/* only this work takes entries off @syncing */
+		spin_lock_irq(&ch->lock);
+		req = list_first_entry_or_null(&ch->syncing, struct dmak_req,
+					       node);
+		spin_unlock_irq(&ch->lock);
+		if (!req)
+			return;
+		if (dmak_req_sync_bytes(req))
+			dmak_req_sync_for_cpu(req);
+		spin_lock_irq(&ch->lock);
+		dmak_chan_report(ch, req);
+		spin_unlock_irq(&ch->lock);
+	}
 }
 
 /* Ends every queued transfer that has not started with @status. */
@@ -279,6 +347,8 @@ int dmak_chan_init(struct dmak_dev *dd, unsigned int id, int irq)
 	INIT_LIST_HEAD(&ch->queue);
 	INIT_LIST_HEAD(&ch->reap);
 	INIT_WORK(&ch->reap_work, dmak_chan_reap);
+	INIT_LIST_HEAD(&ch->syncing);
+	INIT_WORK(&ch->sync_work, dmak_chan_sync);
 	INIT_DELAYED_WORK(&ch->watchdog, dmak_chan_watchdog);
 	init_waitqueue_head(&ch->wq);
 	if (irq <= 0)
@@ -404,6 +474,7 @@ void dmak_chans_quiesce(struct dmak_dev *dd)
 		cancel_delayed_work_sync(&dd->chan[i].watchdog);
 		if (dd->chan[i].ring.desc)
 			cancel_work_sync(&dd->chan[i].ring.resync_work);
+		flush_work(&dd->chan[i].sync_work);
 		flush_work(&dd->chan[i].reap_work);
 	}
 }
@@ -468,9 +539,12 @@ void dmak_chans_cancel_client(struct dmak_client *cl)
 	}
 	if (reset)
 		dmak_dev_reset(dd, DMAK_ST_RESET, true);
-	for (i = 0; i < 2; i++)
-		if (dmak_chan_present(&dd->chan[i]))
-			flush_work(&dd->chan[i].reap_work);
+	for (i = 0; i < 2; i++) {
+		if (!dmak_chan_present(&dd->chan[i]))
+			continue;
+		flush_work(&dd->chan[i].sync_work);
+		flush_work(&dd->chan[i].reap_work);
+	}
 }
 
 /* WAIT */
@@ -540,7 +614,7 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	if (r->seq != seq)
 		ret = -ENOENT;		/* no longer kept */
 	else if (r->cl != cl)
-		ret = -EACCES;
+		ret = -ENOENT;		/* not this file's to see */
 	else
 		ret = 0;
 	arg.bytes = r->bytes;
@@ -555,9 +629,51 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 
 /* RESET, CANCEL, STOP, START, STATUS */
 
+/*
+ * Whether a reset of the core would end another file's work: a transfer
+ * it has on the hardware, or queued too (@queued), or its capture.
+ */
+static bool dmak_others_busy(struct dmak_client *cl, bool queued)
+{
+	struct dmak_req *req;
+	struct dmak_chan *ch;
+	bool busy = false;
+	int i;
+
+	for (i = 0; i < 2 && !busy; i++) {
+		ch = &cl->dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		busy = ch->cap && ch->cap->cl != cl;
+		list_for_each_entry(req, &ch->queue, node)
+			if (req->cl != cl && (queued || req->started))
+				busy = true;
+		spin_unlock_irq(&ch->lock);
+	}
+	return busy;
+}
+
+/*
+ * RESET ends every file's transfers: allowed to recover a channel halted
+ * on an error, when no other file has work on the core, or with
+ * CAP_SYS_RAWIO.
+ */
+static bool dmak_may_reset(struct dmak_client *cl)
+{
+	struct dmak_dev *dd = cl->dd;
+
+	return READ_ONCE(dd->chan[DMAK_MM2S].error) ||
+	       READ_ONCE(dd->chan[DMAK_S2MM].error) ||
+	       !dmak_others_busy(cl, true) || capable(CAP_SYS_RAWIO);
+}
+
 static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 			     u64 seq)
 {
+	/* stopping a running transfer resets the core under the others' */
+	bool may_reset = !dmak_others_busy(cl, false) ||
+			 capable(CAP_SYS_RAWIO);
 	struct dmak_req *req, *found = NULL;
 	bool running = false;
 	long ret = 0;
@@ -569,9 +685,11 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 	if (!found) {
 		ret = seq <= ch->last_seq ? -EALREADY : -ENOENT;
 	} else if (found->cl != cl) {
-		ret = -EACCES;
+		ret = -ENOENT;		/* not this file's to see */
 	} else if (!found->started) {
 		dmak_chan_end(ch, found, DMAK_ST_CANCELLED, 0, 0);
+	} else if (!may_reset) {
+		ret = -EBUSY;
 	} else {
 		found->cancel = true;
 		running = true;
@@ -648,7 +766,8 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	case DMAK_OP_STATUS:
 		break;
 	case DMAK_OP_RESET:
-		ret = dmak_dev_reset(cl->dd, DMAK_ST_RESET, false);
+		ret = dmak_may_reset(cl) ?
+		      dmak_dev_reset(cl->dd, DMAK_ST_RESET, false) : -EPERM;
 		break;
 	case DMAK_OP_CANCEL:
 		if (!op.seq)

@@ -255,10 +255,9 @@ static int dmak_cyclic_start(struct dmak_chan *ch, struct dmak_client *cl,
 static struct dmak_capture *dmak_cyclic_of(struct dmak_chan *ch,
 					   struct dmak_client *cl)
 {
-	if (!ch->cap)
+	/* another file's capture is not this file's to see */
+	if (!ch->cap || ch->cap->cl != cl)
 		return ERR_PTR(-ENOENT);
-	if (ch->cap->cl != cl)
-		return ERR_PTR(-EACCES);
 	return ch->cap;
 }
 

@@ -231,12 +231,12 @@ _REASONS: Dict[str, Dict[int, str]] = {
         errno.EINVAL: "size must be at least 1 byte and flags known",
     },
     "FREE": {
-        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
-        errno.EACCES: "buffer {handle} belongs to another open file",
+        errno.ENOENT: "this file has no buffer with handle {handle} (freed "
+                      "already, or another open file's)",
     },
     "SYNC": {
-        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
-        errno.EACCES: "buffer {handle} belongs to another open file",
+        errno.ENOENT: "this file has no buffer with handle {handle} (freed "
+                      "already, or another open file's)",
         errno.EINVAL: "bytes {offset}..{end} are not inside the buffer",
     },
     "SUBMIT": {
@@ -245,13 +245,23 @@ _REASONS: Dict[str, Dict[int, str]] = {
                           "scatter-gather; this one is in direct mode",
         errno.EMSGSIZE: "the transfer is longer than one transfer may be: "
                         "{limit}",
-        errno.EACCES: "the buffer belongs to another open file",
-        errno.ENOENT: "the buffer was freed",
+        errno.ENOENT: "the buffer was freed (or is another open file's)",
         errno.EAGAIN: "a channel holds transfers whose sequence numbers "
                       f"span at most {_uapi.RESULTS} from its oldest "
                       "outstanding one (so that each one's result is kept "
                       "for wait()): wait() for the oldest, then queue "
                       "more; nothing of this request was queued",
+    },
+    "RESET": {
+        errno.EPERM: "another open file has transfers on the core, which a "
+                     "reset would end: that takes CAP_SYS_RAWIO (or wait "
+                     "until they end); a channel halted on an error may "
+                     "always be reset",
+    },
+    "CANCEL": {
+        errno.EBUSY: "the transfer is running, and stopping it resets the "
+                     "core under another open file's running transfer: "
+                     "that takes CAP_SYS_RAWIO; wait() for it instead",
     },
     "COALESCE": {
         errno.EOPNOTSUPP: "interrupt coalescing needs an IP built with "
@@ -268,8 +278,8 @@ _REASONS: Dict[str, Dict[int, str]] = {
                       "records",
     },
     "EXPORT": {
-        errno.ENOENT: "no buffer has handle {handle} (freed already?)",
-        errno.EACCES: "buffer {handle} belongs to another open file",
+        errno.ENOENT: "this file has no buffer with handle {handle} (freed "
+                      "already, or another open file's)",
         errno.EMFILE: "the process has no file descriptor left for the "
                       "dma-buf",
     },
@@ -286,8 +296,6 @@ _REASONS: Dict[str, Dict[int, str]] = {
     "MMAP": {
         errno.EINVAL: "no buffer of this file is at offset {offset}, or "
                       "{length} bytes is longer than the buffer",
-        errno.EACCES: "the buffer at offset {offset} belongs to another "
-                      "open file",
     },
 }
 

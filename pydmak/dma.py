@@ -709,17 +709,25 @@ class DMAChannel:
 
         The IP has one reset for both channels: every unfinished transfer on
         either channel ends (status "reset"); both channels work again.
+        While another open file has transfers on the core it takes
+        ``CAP_SYS_RAWIO`` (``DmakError`` ``EPERM`` otherwise), unless a
+        channel is halted on an error.
         """
-        self._op(_uapi.OP_RESET)
+        self._op(_uapi.OP_RESET, what="RESET")
         for channel in (self._dma.sendchannel, self._dma.recvchannel):
             if channel is not None:
                 channel._pending.clear()
 
     def cancel(self) -> None:
-        """Cancels this channel's queued transfers (a running one by reset)."""
+        """Cancels this channel's queued transfers (a running one by reset).
+
+        Stopping a running one resets the core; while another open file
+        has a transfer running that takes ``CAP_SYS_RAWIO`` (``DmakError``
+        ``EBUSY`` otherwise).
+        """
         for seq in list(self._pending):
             try:
-                self._op(_uapi.OP_CANCEL, seq)
+                self._op(_uapi.OP_CANCEL, seq, what="CANCEL")
             except DmakError as exc:
                 if exc.errno != errno.EALREADY:
                     raise

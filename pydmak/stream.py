@@ -291,8 +291,7 @@ _REASONS = {
                       "scatter-gather; this one is in direct mode",
     errno.EINVAL: "the kernel refused the slots: slots 2..ring_size, "
                   "slot size 1..desc_max and aligned, inside the buffer",
-    errno.ENOENT: "the buffer was freed",
-    errno.EACCES: "the buffer belongs to another open file",
+    errno.ENOENT: "the buffer was freed (or is another open file's)",
     errno.ETIMEDOUT: "the channel did not halt to take the capture; reset() "
                      "it",
     errno.ENOTTY: "the loaded dmak module has no cyclic capture "

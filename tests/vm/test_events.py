@@ -92,6 +92,35 @@ def test_the_device_file_reads_records_as_they_came(dma, dev):
     dma.sendchannel.wait(0)
 
 
+def test_a_large_cached_receive_is_reported_before_later_ones(dma, dev):
+    """A receive into more than 64 KiB of cached memory is synced for the
+    CPU by a work item, not with interrupts off; the transfers that end
+    after it are still reported after it, and every byte is there."""
+    sizes = (1 << 20, 256, 3 << 16, 64)
+    srcs = [pydmak.allocate(n, "u1", device=dev) for n in sizes]
+    dsts = [pydmak.allocate(n, "u1", cacheable=True, device=dev)
+            for n in sizes]
+    for i, src in enumerate(srcs):
+        src[:] = (np.arange(src.nbytes) * (i + 3)) % 251
+    for i, dst in enumerate(dsts):
+        dma.recvchannel.transfer(dst, cookie=i)
+    for src in srcs:
+        dma.sendchannel.transfer(src)
+    fd = dma.recvchannel.fileno()
+    got = []
+    while len(got) < len(sizes):
+        recs = (_uapi.dmak_completion * 4)()
+        n = os.readv(fd, [recs]) // ctypes.sizeof(_uapi.dmak_completion)
+        got += [(r.cookie, r.status, r.bytes) for r in recs[:n]]
+    assert got == [(i, _uapi.ST_OK, n) for i, n in enumerate(sizes)]
+    dma.sendchannel.wait(10)
+    assert dma.recvchannel.wait(10) == sizes[-1]
+    for src, dst in zip(srcs, dsts):
+        assert np.array_equal(src, dst)
+        src.freebuffer()
+        dst.freebuffer()
+
+
 def test_wait_consumes_records(dma, dev):
     src, dst = _pair(dev)
     with selectors.DefaultSelector() as sel:

@@ -1,0 +1,143 @@
+"""Several open files of one device.
+
+Each file sees only its own buffers, transfers and capture (another's are
+ENOENT: see test_device.py and test_transfer_errors.py). What acts on the
+whole core is limited: RESET, which ends every file's transfers, needs
+CAP_SYS_RAWIO while another file has work there, unless a channel is
+halted on an error; CANCEL of a running transfer resets the core, so it
+needs CAP_SYS_RAWIO while another file's transfer runs (EBUSY). A child
+process that dropped root (and with it every capability) makes the calls
+on inherited descriptors.
+"""
+
+import ctypes
+import errno
+import os
+
+import pytest
+
+import pydmak
+from pydmak import _uapi
+from pydmak._libc import ioctl
+from conftest import sim_fault, wait_for
+
+NOBODY = 65534
+
+
+def _as_nobody(fn):
+    """Runs ``fn()`` in a child without root; returns the errno it raised
+    (0 if none)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                        # the child: never returns
+        code = 255
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                fn()
+                code = 0
+            except OSError as exc:
+                code = exc.errno
+            os.write(w, str(code).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    assert text, "the child died before it answered"
+    return int(text)
+
+
+def _op(dev, channel, op, seq=0):
+    arg = _uapi.dmak_chan_op(channel=channel, op=op, seq=seq)
+    ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, arg)
+    return arg
+
+
+def _result(dev, channel, seq):
+    arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=10000)
+    ioctl(dev.fileno(), _uapi.IOC_WAIT, arg)
+    return arg.status
+
+
+@pytest.fixture
+def two():
+    """Two open files of dmak0 (direct mode) and a buffer of each."""
+    mine, theirs = pydmak.Device(0), pydmak.Device(0)
+    bufs = (mine.alloc(4096), theirs.alloc(4096))
+    yield mine, theirs, bufs
+    sim_fault("clear")
+    if _op(mine, _uapi.MM2S, _uapi.OP_STATUS).error or \
+            _op(mine, _uapi.S2MM, _uapi.OP_STATUS).error:
+        _op(mine, _uapi.MM2S, _uapi.OP_RESET)
+    mine.close()
+    theirs.close()
+
+
+def _submit(dev, buf, channel):
+    xfer = _uapi.dmak_xfer(channel=channel, handle=buf.handle, length=64)
+    arg = _uapi.dmak_submit(xfers=ctypes.addressof(xfer), count=1)
+    ioctl(dev.fileno(), _uapi.IOC_SUBMIT, arg)
+    return xfer.seq
+
+
+def test_reset_ends_everyones_work_so_it_is_limited(two):
+    mine, theirs, (my_buf, their_buf) = two
+    seq = _submit(theirs, their_buf, _uapi.S2MM)     # waits for data
+    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == \
+        errno.EPERM
+    assert _op(mine, _uapi.S2MM, _uapi.OP_STATUS).queued == 1  # untouched
+    _op(mine, _uapi.S2MM, _uapi.OP_RESET)            # root may
+    assert _result(theirs, _uapi.S2MM, seq) == _uapi.ST_RESET
+    # No other file's work on the core: anyone may.
+    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == 0
+    # A channel halted on an error: recovery is always allowed.
+    seq = _submit(theirs, their_buf, _uapi.S2MM)
+    sim_fault("mm2s decerr")
+    sent = _submit(mine, my_buf, _uapi.MM2S)
+    assert _result(mine, _uapi.MM2S, sent) == _uapi.ST_DMA_DEC_ERR
+    assert _as_nobody(lambda: _op(mine, _uapi.MM2S, _uapi.OP_RESET)) == 0
+    assert _result(theirs, _uapi.S2MM, seq) == _uapi.ST_RESET
+    assert not _op(mine, _uapi.MM2S, _uapi.OP_STATUS).error
+
+
+def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
+    mine, theirs, (my_buf, their_buf) = two
+    receive = _submit(mine, my_buf, _uapi.S2MM)      # runs: no data
+    sim_fault("mm2s stall")
+    stuck = _submit(theirs, their_buf, _uapi.MM2S)   # runs, never ends
+    assert wait_for(lambda: _op(theirs, _uapi.MM2S,
+                                _uapi.OP_STATUS).queued == 1)
+    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+                                  receive)) == errno.EBUSY
+    # Nor may they touch mine: not theirs to see.
+    assert _as_nobody(lambda: _op(theirs, _uapi.S2MM, _uapi.OP_CANCEL,
+                                  receive)) == errno.ENOENT
+    _op(mine, _uapi.S2MM, _uapi.OP_CANCEL, receive)  # root may
+    assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
+    assert _result(theirs, _uapi.MM2S, stuck) == _uapi.ST_RESET
+    # Alone on the core, a running transfer is anyone's to cancel.
+    receive = _submit(mine, my_buf, _uapi.S2MM)
+    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+                                  receive)) == 0
+    assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
+
+
+def test_pydmak_says_what_it_takes(two):
+    mine, theirs, (_, their_buf) = two
+    _submit(theirs, their_buf, _uapi.S2MM)
+    dma = pydmak.DMA(mine)
+
+    def reset():
+        try:
+            dma.recvchannel.reset()
+        except pydmak.DmakError as exc:
+            assert "CAP_SYS_RAWIO" in str(exc) and "RESET" in str(exc)
+            raise
+    assert _as_nobody(reset) == errno.EPERM
+    dma.recvchannel.reset()
+    dma.close()
