@@ -12,6 +12,7 @@
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "dmak.h"
 #include "dmak_compat.h"
@@ -264,7 +265,8 @@ int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg)
 	dma_addr_t start;
 	int ret = 0;
 
-	if (arg->direction & ~DMAK_SYNC_BIDIRECTIONAL || !arg->direction)
+	if (arg->direction & ~DMAK_SYNC_BIDIRECTIONAL || !arg->direction ||
+	    arg->flags || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)))
 		return -EINVAL;
 	buf = dmak_buf_get(cl, arg->handle);
 	if (IS_ERR(buf))

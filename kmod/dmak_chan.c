@@ -17,6 +17,7 @@
 #include <linux/capability.h>
 #include <linux/dma-mapping.h>
 #include <linux/sizes.h>
+#include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -583,7 +584,8 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 		return -EFAULT;
 	seq = arg.seq;
 	ch = dmak_chan_of(cl->dd, arg.channel);
-	if (!ch || !seq || seq > dmak_chan_last_seq(ch))
+	if (!ch || !seq || seq > dmak_chan_last_seq(ch) || arg.flags ||
+	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
 
 	/*
@@ -760,7 +762,7 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return -EFAULT;
 	ch = dmak_chan_of(cl->dd, op.channel);
-	if (!ch || op.reserved[0] || op.reserved[1])
+	if (!ch || op.flags || memchr_inv(op.reserved, 0, sizeof(op.reserved)))
 		return -EINVAL;
 	switch (op.op) {
 	case DMAK_OP_STATUS:

@@ -206,7 +206,7 @@ long dmak_ioctl_channel_fd(struct dmak_client *cl, void __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.channel > DMAK_S2MM || arg.fd ||
+	if (arg.channel > DMAK_S2MM || arg.fd || arg.flags || arg.reserved ||
 	    !(cl->dd->info.flags & (arg.channel == DMAK_MM2S ?
 				    DMAK_INFO_MM2S : DMAK_INFO_S2MM)))
 		return -EINVAL;

@@ -7,7 +7,7 @@ compares sizes, field offsets and ioctl numbers with this module.
 
 import ctypes
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 # dmak_info.flags
 INFO_MM2S = 1 << 0
@@ -94,6 +94,8 @@ class dmak_sync(ctypes.Structure):
         ("direction", ctypes.c_uint32),
         ("offset", ctypes.c_uint64),
         ("size", ctypes.c_uint64),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 3),
     ]
 
 
@@ -175,6 +177,8 @@ class dmak_wait(ctypes.Structure):
         ("bytes", ctypes.c_uint64),
         ("status", ctypes.c_uint32),
         ("dmasr", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 3),
     ]
 
 
@@ -190,7 +194,8 @@ class dmak_chan_op(ctypes.Structure):
         ("irq_threshold", ctypes.c_uint32),
         ("irq_delay", ctypes.c_uint32),
         ("irqs", ctypes.c_uint64),
-        ("reserved", ctypes.c_uint64 * 2),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 3),
     ]
 
 
@@ -210,6 +215,8 @@ class dmak_channel_fd(ctypes.Structure):
     _fields_ = [
         ("channel", ctypes.c_uint32),
         ("fd", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
     ]
 
 

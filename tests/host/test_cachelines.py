@@ -29,9 +29,10 @@ SG = DeviceInfo(abi_version=_uapi.ABI_VERSION, mm2s=True, s2mm=True,
 RULE = ("/dev/dmakF: S2MM range [offset 100, 4096 bytes) of a cached "
         "buffer must start on a 64-byte cache line and end on one or with "
         "the buffer on this non-coherent device (it starts 36 bytes into a "
-        "line and it ends 36 bytes into one, short of the buffer's end): use a coherent buffer (pydmak.allocate(..., "
-        "cacheable=False)) or align the range (the whole lines inside it: "
-        "offset 128, 4032 bytes)")
+        "line and it ends 36 bytes into one, short of the buffer's end): "
+        "use a coherent buffer (pydmak.allocate(..., cacheable=False)) or "
+        "align the range (the whole lines inside it: offset 128, 4032 "
+        "bytes)")
 
 
 class FakeKernel:

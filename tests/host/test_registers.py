@@ -19,7 +19,7 @@ OFFSETS = {
 
 
 def _info(sg=False, addr_width=32, mm2s=True, s2mm=True):
-    return DeviceInfo(abi_version=3, mm2s=mm2s, s2mm=s2mm, sg=sg, dre=False,
+    return DeviceInfo(abi_version=4, mm2s=mm2s, s2mm=s2mm, sg=sg, dre=False,
                       length_width=26, addr_width=addr_width, data_width=32,
                       ring_size=256 if sg else 0, max_transfer=1 << 20,
                       buf_quota=0, buf_used=0, desc_max=0, delay_unit_ns=0)

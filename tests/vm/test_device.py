@@ -66,9 +66,10 @@ def _raw_alloc(fd, size, flags=0):
     return arg
 
 
-def _raw_sync(fd, handle, offset, size, direction=_uapi.SYNC_TO_DEVICE):
+def _raw_sync(fd, handle, offset, size, direction=_uapi.SYNC_TO_DEVICE,
+              **kw):
     ioctl(fd, _uapi.IOC_SYNC, _uapi.dmak_sync(
-        handle=handle, direction=direction, offset=offset, size=size))
+        handle=handle, direction=direction, offset=offset, size=size, **kw))
 
 
 def _raw_free(fd, handle, reserved=0):
@@ -160,6 +161,12 @@ def test_bad_sync(dev):
         for direction in (0, 4, 0xffffffff):
             assert _errno_of(lambda: _raw_sync(fd, h, 0, 1, direction)) == \
                 errno.EINVAL
+        assert _errno_of(lambda: _raw_sync(fd, h, 0, 1, flags=1)) == \
+            errno.EINVAL
+        three = ctypes.c_uint32 * 3
+        for bad in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
+            assert _errno_of(lambda: _raw_sync(
+                fd, h, 0, 1, reserved=three(*bad))) == errno.EINVAL
         _raw_sync(fd, h, 0, 10000, _uapi.SYNC_BIDIRECTIONAL)
         _raw_sync(fd, h, 9999, 1, _uapi.SYNC_FROM_DEVICE)
         _raw_free(fd, h)

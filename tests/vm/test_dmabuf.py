@@ -208,7 +208,7 @@ def test_from_dmabuf_shape_and_size(both):
     buf.freebuffer()
 
 
-# -- bad requests ---------------------------------------------------------------
+# -- bad requests -------------------------------------------------------------
 
 def test_bad_exports_and_imports(both):
     dev0, dma0, dev1, dma1 = both

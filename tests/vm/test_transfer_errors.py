@@ -65,8 +65,9 @@ def test_bad_submit(dev, handle):
     assert op.queued == 0
 
 
-def _wait(dev, seq, channel=_uapi.MM2S, timeout_ms=0):
-    arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=timeout_ms)
+def _wait(dev, seq, channel=_uapi.MM2S, timeout_ms=0, **kw):
+    arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=timeout_ms,
+                          **kw)
     ioctl(dev.fileno(), _uapi.IOC_WAIT, arg)
     return arg
 
@@ -77,6 +78,11 @@ def test_bad_wait(dev, handle):
     assert _errno(lambda: _wait(dev, 1, channel=5)) == errno.EINVAL
     seq = _submit(dev, _x(handle, length=64),
                   _x(handle, channel=_uapi.S2MM, length=64))[0]
+    assert _errno(lambda: _wait(dev, seq, timeout_ms=10000, flags=1)) == \
+        errno.EINVAL
+    assert _errno(lambda: _wait(dev, seq, timeout_ms=10000,
+                                reserved=(ctypes.c_uint32 * 3)(0, 0, 1))) \
+        == errno.EINVAL
     arg = _wait(dev, seq, timeout_ms=10000)
     assert (arg.status, arg.bytes) == (_uapi.ST_OK, 64)
     with pydmak.Device(0) as other:        # not theirs to see
@@ -146,6 +152,11 @@ def test_bad_channel_ops(dev, handle):
         ioctl(dev.fileno(), _uapi.IOC_CHAN_OP, _uapi.dmak_chan_op(**kw))
 
     assert _errno(lambda: op(channel=2, op=_uapi.OP_STATUS)) == errno.EINVAL
+    assert _errno(lambda: op(channel=0, op=_uapi.OP_STATUS, flags=1)) == \
+        errno.EINVAL
+    assert _errno(lambda: op(channel=0, op=_uapi.OP_STATUS,
+                             reserved=(ctypes.c_uint32 * 3)(0, 1, 0))) == \
+        errno.EINVAL
     assert _errno(lambda: op(channel=0, op=99)) == errno.EINVAL
     assert _errno(lambda: op(channel=0, op=_uapi.OP_CANCEL, seq=1 << 40)) \
         == errno.ENOENT
@@ -156,13 +167,15 @@ def test_bad_channel_ops(dev, handle):
 
 
 def test_bad_channel_fd(dev):
-    def chfd(channel, fd=0):
-        arg = _uapi.dmak_channel_fd(channel=channel, fd=fd)
+    def chfd(channel, fd=0, **kw):
+        arg = _uapi.dmak_channel_fd(channel=channel, fd=fd, **kw)
         ioctl(dev.fileno(), _uapi.IOC_CHANNEL_FD, arg)
         return arg.fd
 
     assert _errno(lambda: chfd(2)) == errno.EINVAL
     assert _errno(lambda: chfd(0, fd=3)) == errno.EINVAL
+    assert _errno(lambda: chfd(0, flags=1)) == errno.EINVAL
+    assert _errno(lambda: chfd(0, reserved=1)) == errno.EINVAL
     fd = chfd(_uapi.S2MM)
     try:
         with pytest.raises(OSError) as exc:

@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define DMAK_ABI_VERSION	3
+#define DMAK_ABI_VERSION	4
 
 /* dmak_info.flags: what the IP instance has */
 #define DMAK_INFO_MM2S		(1U << 0)	/* memory-to-stream channel */
@@ -109,6 +109,8 @@ struct dmak_free {
  * @direction: DMAK_SYNC_*
  * @offset: first byte
  * @size: bytes, at least 1; offset + size must not pass the buffer's end
+ * @flags: zero (none defined yet)
+ * @reserved: zero
  *
  * A no-op that still checks its arguments on a coherent buffer.
  */
@@ -117,6 +119,8 @@ struct dmak_sync {
 	__u32 direction;
 	__u64 offset;
 	__u64 size;
+	__u32 flags;
+	__u32 reserved[3];
 };
 
 /* Channels */
@@ -211,6 +215,8 @@ struct dmak_submit {
  * @bytes: out: bytes transferred (S2MM: received)
  * @status: out: DMAK_ST_*
  * @dmasr: out: DMASR as the transfer ended
+ * @flags: zero (none defined yet)
+ * @reserved: zero
  *
  * Returns 0 once the transfer ended, whatever its status; ETIMEDOUT if it
  * has not (it stays queued: wait again or CANCEL it); EINTR on a signal
@@ -227,6 +233,8 @@ struct dmak_wait {
 	__u64 bytes;
 	__u32 status;
 	__u32 dmasr;
+	__u32 flags;
+	__u32 reserved[3];
 };
 
 #define DMAK_RESULTS		1024
@@ -246,6 +254,7 @@ struct dmak_wait {
  *	(dmak_info.delay_unit_ns) after the last completion (0..255, 0 for
  *	none; must not be 0 when @irq_threshold is above 1)
  * @irqs: out: interrupts the channel has handled since the module loaded
+ * @flags: zero (none defined yet)
  * @reserved: zero
  *
  * RESET resets the whole core (the IP has one reset for both channels):
@@ -268,7 +277,8 @@ struct dmak_chan_op {
 	__u32 irq_threshold;
 	__u32 irq_delay;
 	__u64 irqs;
-	__u64 reserved[2];
+	__u32 flags;
+	__u32 reserved[3];
 };
 
 #define DMAK_OP_STATUS		0
@@ -323,10 +333,14 @@ struct dmak_completion {
  * @channel: DMAK_MM2S or DMAK_S2MM
  * @fd: in: zero; out: a new file descriptor (close-on-exec) to poll()
  *	and read() that channel's completion records of this file
+ * @flags: zero (none defined yet)
+ * @reserved: zero
  */
 struct dmak_channel_fd {
 	__u32 channel;
 	__s32 fd;
+	__u32 flags;
+	__u32 reserved;
 };
 
 /* dmak_cyclic.op */
