@@ -243,6 +243,16 @@ long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * The seqs go back into the caller's array: that it can be written is
+	 * checked before anything is queued (by writing back what it holds),
+	 * so EFAULT never leaves transfers queued that the caller cannot name.
+	 */
+	if (copy_to_user(u64_to_user_ptr(sub.xfers), xfers,
+			 array_size(sub.count, sizeof(*xfers)))) {
+		ret = -EFAULT;
+		goto out;
+	}
 	ret = dmak_batch_prepare(cl, xfers, sub.count, reqs, &n);
 	if (!ret)
 		ret = dmak_enqueue(cl->dd, xfers, reqs, n);
@@ -251,7 +261,7 @@ long dmak_ioctl_submit(struct dmak_client *cl, void __user *uarg)
 	n = 0;			/* the queues own them now */
 	if (copy_to_user(u64_to_user_ptr(sub.xfers), xfers,
 			 array_size(sub.count, sizeof(*xfers))))
-		ret = -EFAULT;
+		ret = -EFAULT;	/* unmapped meanwhile: the caller's race */
 out:
 	for (i = 0; i < n; i++)
 		dmak_req_free(reqs[i]);

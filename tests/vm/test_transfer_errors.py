@@ -1,7 +1,9 @@
 """Every bad SUBMIT, WAIT, channel op and channel-file request: its errno."""
 
+import contextlib
 import ctypes
 import errno
+import mmap
 
 import pytest
 
@@ -23,6 +25,25 @@ def _submit(dev, *xfers, count=None, flags=0, addr=None):
         count=len(xfers) if count is None else count, flags=flags)
     ioctl(dev.fileno(), _uapi.IOC_SUBMIT, arg)
     return [x.seq for x in array]
+
+
+@contextlib.contextmanager
+def _read_only(data):
+    """The address of a read-only page holding ``data``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = mmap.mmap(-1, mmap.PAGESIZE)
+    page[:len(data)] = data
+    view = ctypes.c_char.from_buffer(page)
+    addr = ctypes.addressof(view)
+    assert libc.mprotect(ctypes.c_void_p(addr), mmap.PAGESIZE,
+                         mmap.PROT_READ) == 0
+    try:
+        yield addr
+    finally:
+        libc.mprotect(ctypes.c_void_p(addr), mmap.PAGESIZE,
+                      mmap.PROT_READ | mmap.PROT_WRITE)
+        del view
+        page.close()
 
 
 def _x(handle, channel=_uapi.MM2S, offset=0, length=64, **kw):
@@ -55,6 +76,10 @@ def test_bad_submit(dev, handle):
         errno.EINVAL
     assert _errno(lambda: _submit(dev, _x(handle), flags=1)) == errno.EINVAL
     assert _errno(lambda: _submit(dev, _x(handle), addr=16)) == errno.EFAULT
+    # An array it cannot write the seqs back into: EFAULT, nothing queued.
+    with _read_only(bytes(_x(handle, length=64))) as addr:
+        assert _errno(lambda: _submit(dev, _x(handle), addr=addr)) == \
+            errno.EFAULT
     # All or nothing: one bad entry queues none of the batch.
     assert _errno(lambda: _submit(dev, _x(handle), _x(999))) == errno.ENOENT
     with pydmak.Device(0) as other:
