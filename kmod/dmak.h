@@ -245,8 +245,9 @@ struct dmak_chan {
  * @rmem: the device's memory-region is assigned for this binding
  *	(dmak_rmem_get(); released with the last binding's dmak_dev)
  * @debugfs: the instance's debugfs directory
- * @clients_lock: guards @clients
+ * @clients_lock: guards @clients and @users
  * @clients: the open files, so that remove wakes their readers
+ * @users: the accounts of the users with open files (or their buffers)
  */
 struct dmak_dev {
 	struct device dev;
@@ -270,8 +271,9 @@ struct dmak_dev {
 	unsigned long sg_clk_hz;
 	bool rmem;
 	struct dentry *debugfs;
-	spinlock_t clients_lock;	/* @clients */
+	spinlock_t clients_lock;	/* @clients, @users */
 	struct list_head clients;
+	struct list_head users;
 };
 
 /**
@@ -291,12 +293,27 @@ struct dmak_records {
 };
 
 /**
+ * struct dmak_user - what one user's open files of a device hold
+ * @node: entry in the device's @users
+ * @uid: the user (effective uid of the files' openers)
+ * @files: open files of the user, and their remains, that refer to this
+ * @used: bytes of buffers charged to the user until their memory is freed
+ */
+struct dmak_user {
+	struct list_head node;
+	kuid_t uid;
+	unsigned int files;
+	atomic64_t used;
+};
+
+/**
  * struct dmak_client - one open file of a dmak device
  * @ref: held by the file, its channel files, each buffer and each transfer
  * @dd: the device, referenced for the client's lifetime
  * @lock: guards @bufs
  * @bufs: buffers this file still holds a handle to
- * @used: bytes of buffers charged to this file until their memory is freed
+ * @user: the opener's account: buffers are charged to the user, not the
+ *	file, so opening the device again does not pass the quota
  * @rec_lock: guards @rec and @rec_next; taken under a channel's lock
  * @rec_wq: read() and poll() wait here
  * @rec_next: the order of the next record
@@ -309,7 +326,7 @@ struct dmak_client {
 	struct list_head node;
 	struct mutex lock;	/* @bufs */
 	struct list_head bufs;
-	atomic64_t used;
+	struct dmak_user *user;
 	spinlock_t rec_lock;	/* @rec, @rec_next */
 	wait_queue_head_t rec_wq;
 	u64 rec_next;

@@ -5,7 +5,7 @@
  * A buffer is charged to the open file (client) that allocated it and named
  * by a handle that is unique on its device. The handle, each user mapping
  * and (later) each transfer hold a reference; the memory goes back to the
- * kernel, and the bytes back to the client's quota, on the last put.
+ * kernel, and the bytes back to its user's quota, on the last put.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
@@ -35,7 +35,7 @@ static void dmak_buf_release(struct kref *ref)
 		else
 			dma_free_coherent(hw, buf->alloc_size, buf->vaddr,
 					  buf->dma);
-		atomic64_sub(buf->alloc_size, &cl->used);
+		atomic64_sub(buf->alloc_size, &cl->user->used);
 	}
 	atomic64_sub(buf->alloc_size, &dd->buf_bytes);
 	atomic_dec(&dd->buf_count);
@@ -71,15 +71,20 @@ struct dmak_buf *dmak_buf_get(struct dmak_client *cl, u32 handle)
 	return buf;
 }
 
-/* Charges @bytes to @cl, or fails with EDQUOT past @quota (0: none). */
+/*
+ * Charges @bytes to @cl's user, or fails with EDQUOT past @quota (0: none).
+ * The user, not the file: opening the device again gives no new quota.
+ */
 static int dmak_charge(struct dmak_client *cl, u64 bytes, u64 quota)
 {
+	atomic64_t *used = &cl->user->used;
+
 	if (!quota) {
-		atomic64_add(bytes, &cl->used);
+		atomic64_add(bytes, used);
 		return 0;
 	}
-	if (atomic64_add_return(bytes, &cl->used) > quota) {
-		atomic64_sub(bytes, &cl->used);
+	if (atomic64_add_return(bytes, used) > quota) {
+		atomic64_sub(bytes, used);
 		return -EDQUOT;
 	}
 	return 0;
@@ -170,7 +175,7 @@ int dmak_buf_alloc(struct dmak_client *cl, struct dmak_alloc *arg)
 	return ret;
 
 err_uncharge:
-	atomic64_sub(buf->alloc_size, &cl->used);
+	atomic64_sub(buf->alloc_size, &cl->user->used);
 err_free:
 	kfree(buf);
 	return ret;

@@ -6,6 +6,7 @@
  * the device open at once. Ioctl arguments are copied in and out with no
  * lock held.
  */
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -13,10 +14,48 @@
 
 #include "dmak.h"
 
+/*
+ * The account of the current user on @dd, with one more file referring to
+ * it; @spare, allocated beforehand, becomes it when the user has none yet.
+ */
+static struct dmak_user *dmak_user_get(struct dmak_dev *dd,
+				       struct dmak_user *spare)
+{
+	kuid_t uid = current_euid();
+	struct dmak_user *u;
+
+	spin_lock(&dd->clients_lock);
+	list_for_each_entry(u, &dd->users, node)
+		if (uid_eq(u->uid, uid))
+			goto found;
+	u = spare;
+	u->uid = uid;
+	atomic64_set(&u->used, 0);
+	list_add(&u->node, &dd->users);
+found:
+	u->files++;
+	spin_unlock(&dd->clients_lock);
+	if (u != spare)
+		kfree(spare);
+	return u;
+}
+
+static void dmak_user_put(struct dmak_dev *dd, struct dmak_user *u)
+{
+	spin_lock(&dd->clients_lock);
+	if (--u->files)
+		u = NULL;
+	else
+		list_del(&u->node);
+	spin_unlock(&dd->clients_lock);
+	kfree(u);
+}
+
 static void dmak_client_release(struct kref *ref)
 {
 	struct dmak_client *cl = container_of(ref, struct dmak_client, ref);
 
+	dmak_user_put(cl->dd, cl->user);	/* its buffers are all freed */
 	put_device(&cl->dd->dev);
 	mutex_destroy(&cl->lock);
 	kvfree(cl);
@@ -31,6 +70,7 @@ static int dmak_open(struct inode *inode, struct file *file)
 {
 	struct dmak_dev *dd = container_of(inode->i_cdev, struct dmak_dev,
 					   cdev);
+	struct dmak_user *spare;
 	struct dmak_client *cl;
 
 	if (READ_ONCE(dd->dead))
@@ -38,6 +78,12 @@ static int dmak_open(struct inode *inode, struct file *file)
 	cl = kvzalloc(sizeof(*cl), GFP_KERNEL);
 	if (!cl)
 		return -ENOMEM;
+	spare = kzalloc(sizeof(*spare), GFP_KERNEL);
+	if (!spare) {
+		kvfree(cl);
+		return -ENOMEM;
+	}
+	cl->user = dmak_user_get(dd, spare);
 	kref_init(&cl->ref);
 	mutex_init(&cl->lock);
 	INIT_LIST_HEAD(&cl->bufs);
@@ -84,7 +130,7 @@ static long dmak_ioctl_info(struct dmak_client *cl, void __user *uarg)
 	struct dmak_info info = cl->dd->info;
 
 	info.buf_quota = READ_ONCE(dmak_buf_quota);
-	info.buf_used = atomic64_read(&cl->used);
+	info.buf_used = atomic64_read(&cl->user->used);
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 

@@ -25,7 +25,7 @@
 unsigned long dmak_buf_quota = 512UL << 20;
 module_param_named(buf_quota, dmak_buf_quota, ulong, 0644);
 MODULE_PARM_DESC(buf_quota,
-		 "Bytes of DMA buffers one open file may hold (0: no limit)");
+		 "Bytes of DMA buffers one user may hold on a device, all their open files together (0: no limit)");
 
 unsigned int dmak_ring_size = 256;
 module_param_named(ring_size, dmak_ring_size, uint, 0444);
@@ -423,6 +423,7 @@ static int dmak_probe(struct platform_device *pdev)
 	mutex_init(&dd->reset_lock);
 	spin_lock_init(&dd->clients_lock);
 	INIT_LIST_HEAD(&dd->clients);
+	INIT_LIST_HEAD(&dd->users);
 
 	ret = dmak_ident_init(dd, pdev);
 	if (!ret)

@@ -183,8 +183,9 @@ class DeviceInfo:
     largest transfer (one stream packet): ``2**length_width - 1`` bytes in
     direct mode, ``desc_max * ring_size`` with SG. ``delay_unit_ns`` is the
     time of one unit of SG interrupt-coalescing delay (0 without SG).
-    ``buf_quota``/``buf_used``: bytes of buffers this open file may hold
-    (0: no limit) and holds now.
+    ``buf_quota``/``buf_used``: bytes of buffers your user may hold on
+    this device, all your open files together (0: no limit), and holds
+    now.
     """
 
     abi_version: int
@@ -223,8 +224,9 @@ class RawBuffer:
 
 _REASONS: Dict[str, Dict[int, str]] = {
     "ALLOC": {
-        errno.EDQUOT: "this would pass the quota of {quota} bytes an open "
-                      "file may hold (dmak module parameter buf_quota)",
+        errno.EDQUOT: "this would pass the quota of {quota} bytes one user "
+                      "may hold on this device, all their open files "
+                      "together (dmak module parameter buf_quota)",
         errno.ENOMEM: "the kernel has no {size} physically contiguous bytes "
                       "to give; larger buffers need CMA (cma=SIZE on the "
                       "kernel command line)",

@@ -123,20 +123,59 @@ def test_huge_alloc_without_quota_is_enomem(dev):
     assert dev.info.buf_used == 0
 
 
-def test_quota(dev):
+def _alloc_as_nobody(nbytes):
+    """errno of ALLOC of ``nbytes`` by another user in a child process (0
+    if it worked)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                        # the child: never returns
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            code = 0
+            try:
+                fd = os.open("/dev/dmak0", os.O_RDWR)
+                _raw_alloc(fd, nbytes)
+            except OSError as exc:
+                code = exc.errno
+            os.write(w, str(code).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    return int(text)
+
+
+def test_quota_is_per_user(dev):
+    """Every open file of one user draws on one quota, so opening the
+    device again gives no more; another user has a quota of their own."""
     old = QUOTA.read_text()
+    node = pathlib.Path("/dev/dmak0")
+    mode = node.stat().st_mode & 0o777
     QUOTA.write_text(str(1 << 20))
     try:
         a = pydmak.allocate(512 << 10, dtype="u1", device=dev)
         with pytest.raises(pydmak.DmakError, match="quota") as exc:
             pydmak.allocate(768 << 10, dtype="u1", device=dev)
         assert exc.value.errno == errno.EDQUOT
-        with pydmak.Device(0) as other:     # the quota is per open file
-            pydmak.allocate(768 << 10, dtype="u1", device=other).freebuffer()
+        with pydmak.Device(0) as other:     # the same user: the same quota
+            assert other.info.buf_used == 512 << 10
+            with pytest.raises(pydmak.DmakError) as exc:
+                pydmak.allocate(768 << 10, dtype="u1", device=other)
+            assert exc.value.errno == errno.EDQUOT
+            pydmak.allocate(512 << 10, dtype="u1", device=other).freebuffer()
+        node.chmod(0o666)
+        assert _alloc_as_nobody(768 << 10) == 0         # a quota of its own
+        assert _alloc_as_nobody(2 << 20) == errno.EDQUOT
         a.freebuffer()
         del a
         pydmak.allocate(768 << 10, dtype="u1", device=dev).freebuffer()
     finally:
+        node.chmod(mode)
         QUOTA.write_text(old)
 
 

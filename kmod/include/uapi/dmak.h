@@ -34,8 +34,9 @@
  * @max_transfer: largest byte count of one transfer: 2^length_width - 1
  *	in direct mode; with SG, @desc_max times @ring_size (a transfer is
  *	split over descriptors, all of which must fit in the ring at once)
- * @buf_quota: bytes of buffers one open file may hold (0: no limit)
- * @buf_used: bytes of buffers this open file holds now
+ * @buf_quota: bytes of buffers one user may hold on the device, all their
+ *	open files together (0: no limit)
+ * @buf_used: bytes of buffers the caller's user holds on the device now
  * @desc_max: SG: bytes one descriptor carries when a transfer is split,
  *	2^length_width - 1 rounded down to a multiple of 64; 0 without SG
  * @delay_unit_ns: SG: nanoseconds of one DMACR.IRQDelay unit (125 clocks
