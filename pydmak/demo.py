@@ -38,7 +38,7 @@ def _describe(dev: pydmak.Device) -> None:
               f"of up to {info.desc_max} bytes")
     print(f"  address       {info.addr_width} bits, data "
           f"{info.data_width} bits, alignment {info.alignment} B")
-    print(f"  buffer quota  {info.buf_quota >> 20} MiB per open file")
+    print(f"  buffer quota  {info.buf_quota >> 20} MiB per user")
 
 
 def _round_trip(dev: pydmak.Device, cacheable: bool, nbytes: int) -> bool:

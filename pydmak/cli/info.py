@@ -1,7 +1,7 @@
 """``pydmak info``: the devices present and what each IP offers.
 
-Each device is opened for its INFO (channels, widths, limits, the quota an
-open file has); the buffer memory the driver holds for it, over every open
+Each device is opened for its INFO (channels, widths, limits, the quota a
+user has on it); the buffer memory the driver holds for it, over every open
 file, comes from sysfs (``/sys/class/dmak/dmakN/buffers``).
 """
 
@@ -26,7 +26,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser(
         "info", help="list the devices and what each DMA offers",
         description="Lists the dmak devices (or DEV): mode, channels, "
-        "widths, limits, the buffer quota per open file and the buffer "
+        "widths, limits, the buffer quota per user and the buffer "
         "memory the driver holds now.")
     add_device(p, "every device")
     add_json(p)
@@ -143,5 +143,5 @@ def run(args: argparse.Namespace) -> int:
     print_table(HEADERS, [_row(d) for d in described],
                 right=range(5, 14))
     print("BUFFERS: count (bytes) the driver holds now, over every open "
-          "file; QUOTA: per open file")
+          "file; QUOTA: per user, all their open files")
     return 0
