@@ -199,10 +199,14 @@ def bad_calls_from_64_bit(index):
         call("wait-unknown-channel", u.IOC_WAIT, u.dmak_wait(channel=2, seq=1))
         call("wait-seq-never-given", u.IOC_WAIT,
              u.dmak_wait(channel=u.S2MM, seq=1 << 40))
+        call("wait-flags", u.IOC_WAIT,
+             u.dmak_wait(channel=u.S2MM, seq=1, flags=1))
+        call("chan-op-flags", u.IOC_CHAN_OP,
+             u.dmak_chan_op(channel=u.MM2S, flags=1))
         call("chan-op-unknown-op", u.IOC_CHAN_OP,
              u.dmak_chan_op(channel=u.MM2S, op=99))
         call("chan-op-reserved", u.IOC_CHAN_OP,
-             u.dmak_chan_op(channel=u.MM2S, reserved=(0, 1)))
+             u.dmak_chan_op(channel=u.MM2S, reserved=(0, 1, 0)))
         call("cancel-seq-0", u.IOC_CHAN_OP,
              u.dmak_chan_op(channel=u.S2MM, op=u.OP_CANCEL))
         call("cancel-unknown-seq", u.IOC_CHAN_OP,
@@ -213,6 +217,8 @@ def bad_calls_from_64_bit(index):
              u.dmak_channel_fd(channel=5))
         call("channel-fd-not-zero", u.IOC_CHANNEL_FD,
              u.dmak_channel_fd(channel=u.S2MM, fd=-1))
+        call("channel-fd-flags", u.IOC_CHANNEL_FD,
+             u.dmak_channel_fd(channel=u.S2MM, flags=1))
         call("cyclic-status-no-capture", u.IOC_CYCLIC,
              u.dmak_cyclic(channel=u.S2MM, op=u.CYCLIC_STATUS))
         call("cyclic-mm2s", u.IOC_CYCLIC,

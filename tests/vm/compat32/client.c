@@ -144,8 +144,8 @@ static void chan_op(struct dmak_chan_op *op, unsigned int ch, unsigned int what,
 	op->channel = ch;
 	op->op = what;
 	xioctl(dev, DMAK_IOC_CHAN_OP, op, name);
-	CHECK(!op->reserved[0] && !op->reserved[1], "%s: reserved not zero",
-	      name);
+	CHECK(!op->flags && !op->reserved[0] && !op->reserved[1] &&
+	      !op->reserved[2], "%s: flags or reserved not zero", name);
 }
 
 static void check_regs(void)
@@ -273,10 +273,12 @@ static void submit_pair(struct dmak_xfer *x, struct buf *dst, struct buf *src,
 static int wait_for(__u32 ch, __u64 seq, __u32 timeout_ms,
 		    struct dmak_wait *w)
 {
-	memset(w, 0xff, sizeof(*w));
+	memset(w, 0xff, sizeof(*w));	/* the outputs must be written */
 	w->channel = ch;
 	w->seq = seq;
 	w->timeout_ms = timeout_ms;
+	w->flags = 0;
+	memset(w->reserved, 0, sizeof(w->reserved));
 	return dioctl(dev, DMAK_IOC_WAIT, w);
 }
 
@@ -679,6 +681,11 @@ static void bad_arguments(void)
 	BAD_IOCTL("wait-seq-never-given", DMAK_IOC_WAIT, EINVAL,
 		  (struct dmak_wait){ .channel = DMAK_S2MM,
 				      .seq = 1ULL << 40 });
+	BAD_IOCTL("wait-flags", DMAK_IOC_WAIT, EINVAL,
+		  (struct dmak_wait){ .channel = DMAK_S2MM, .seq = 1,
+				      .flags = 1 });
+	BAD_IOCTL("chan-op-flags", DMAK_IOC_CHAN_OP, EINVAL,
+		  (struct dmak_chan_op){ .channel = DMAK_MM2S, .flags = 1 });
 	BAD_IOCTL("chan-op-unknown-op", DMAK_IOC_CHAN_OP, EINVAL,
 		  (struct dmak_chan_op){ .channel = DMAK_MM2S, .op = 99 });
 	BAD_IOCTL("chan-op-reserved", DMAK_IOC_CHAN_OP, EINVAL,
@@ -698,6 +705,8 @@ static void bad_arguments(void)
 		  (struct dmak_channel_fd){ .channel = 5 });
 	BAD_IOCTL("channel-fd-not-zero", DMAK_IOC_CHANNEL_FD, EINVAL,
 		  (struct dmak_channel_fd){ .channel = DMAK_S2MM, .fd = -1 });
+	BAD_IOCTL("channel-fd-flags", DMAK_IOC_CHANNEL_FD, EINVAL,
+		  (struct dmak_channel_fd){ .channel = DMAK_S2MM, .flags = 1 });
 	BAD_IOCTL("cyclic-status-no-capture", DMAK_IOC_CYCLIC, sg_or(ENOENT),
 		  (struct dmak_cyclic){ .channel = DMAK_S2MM,
 					.op = DMAK_CYCLIC_STATUS });
