@@ -17,6 +17,7 @@ from pydmak import device as _device
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSFS = pathlib.Path("/sys/class/dmak")
+NOBODY = 65534
 
 
 def pytest_configure(config):
@@ -55,6 +56,35 @@ def receive_range(dst, nbytes):
     if dst.cacheable and dst.device.cache_alignment > 1:
         return dst, 0, dst.nbytes
     return dst, 0, nbytes
+
+
+def as_nobody(fn):
+    """Runs ``fn()`` in a forked child that dropped root (and with it every
+    capability) for user nobody; returns the errno it raised, 0 if none.
+    Descriptors opened before are inherited."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                        # the child: never returns
+        code = 255
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                fn()
+                code = 0
+            except OSError as exc:
+                code = exc.errno
+            os.write(w, str(code).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    assert text, "the child died before it answered"
+    return int(text)
 
 
 def sysfs_attr(name, index=0):

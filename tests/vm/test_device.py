@@ -13,7 +13,7 @@ import pytest
 import pydmak
 from pydmak import _uapi
 from pydmak._libc import ioctl
-from conftest import sysfs_attr
+from conftest import as_nobody, sysfs_attr
 
 QUOTA = pathlib.Path("/sys/module/dmak/parameters/buf_quota")
 
@@ -124,30 +124,9 @@ def test_huge_alloc_without_quota_is_enomem(dev):
 
 
 def _alloc_as_nobody(nbytes):
-    """errno of ALLOC of ``nbytes`` by another user in a child process (0
-    if it worked)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:                        # the child: never returns
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            code = 0
-            try:
-                fd = os.open("/dev/dmak0", os.O_RDWR)
-                _raw_alloc(fd, nbytes)
-            except OSError as exc:
-                code = exc.errno
-            os.write(w, str(code).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        text = f.read()
-    os.waitpid(pid, 0)
-    return int(text)
+    """errno of ALLOC of ``nbytes`` by another user (0 if it worked)."""
+    return as_nobody(lambda: _raw_alloc(os.open("/dev/dmak0", os.O_RDWR),
+                                        nbytes))
 
 
 def test_quota_is_per_user(dev):

@@ -12,44 +12,13 @@ on inherited descriptors.
 
 import ctypes
 import errno
-import os
 
 import pytest
 
 import pydmak
 from pydmak import _uapi
 from pydmak._libc import ioctl
-from conftest import sim_fault, wait_for
-
-NOBODY = 65534
-
-
-def _as_nobody(fn):
-    """Runs ``fn()`` in a child without root; returns the errno it raised
-    (0 if none)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:                        # the child: never returns
-        code = 255
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            try:
-                fn()
-                code = 0
-            except OSError as exc:
-                code = exc.errno
-            os.write(w, str(code).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        text = f.read()
-    os.waitpid(pid, 0)
-    assert text, "the child died before it answered"
-    return int(text)
+from conftest import as_nobody, sim_fault, wait_for
 
 
 def _op(dev, channel, op, seq=0):
@@ -88,19 +57,19 @@ def _submit(dev, buf, channel):
 def test_reset_ends_everyones_work_so_it_is_limited(two):
     mine, theirs, (my_buf, their_buf) = two
     seq = _submit(theirs, their_buf, _uapi.S2MM)     # waits for data
-    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == \
+    assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == \
         errno.EPERM
     assert _op(mine, _uapi.S2MM, _uapi.OP_STATUS).queued == 1  # untouched
     _op(mine, _uapi.S2MM, _uapi.OP_RESET)            # root may
     assert _result(theirs, _uapi.S2MM, seq) == _uapi.ST_RESET
     # No other file's work on the core: anyone may.
-    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == 0
+    assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_RESET)) == 0
     # A channel halted on an error: recovery is always allowed.
     seq = _submit(theirs, their_buf, _uapi.S2MM)
     sim_fault("mm2s decerr")
     sent = _submit(mine, my_buf, _uapi.MM2S)
     assert _result(mine, _uapi.MM2S, sent) == _uapi.ST_DMA_DEC_ERR
-    assert _as_nobody(lambda: _op(mine, _uapi.MM2S, _uapi.OP_RESET)) == 0
+    assert as_nobody(lambda: _op(mine, _uapi.MM2S, _uapi.OP_RESET)) == 0
     assert _result(theirs, _uapi.S2MM, seq) == _uapi.ST_RESET
     assert not _op(mine, _uapi.MM2S, _uapi.OP_STATUS).error
 
@@ -112,17 +81,17 @@ def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
     stuck = _submit(theirs, their_buf, _uapi.MM2S)   # runs, never ends
     assert wait_for(lambda: _op(theirs, _uapi.MM2S,
                                 _uapi.OP_STATUS).queued == 1)
-    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+    assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
                                   receive)) == errno.EBUSY
     # Nor may they touch mine: not theirs to see.
-    assert _as_nobody(lambda: _op(theirs, _uapi.S2MM, _uapi.OP_CANCEL,
+    assert as_nobody(lambda: _op(theirs, _uapi.S2MM, _uapi.OP_CANCEL,
                                   receive)) == errno.ENOENT
     _op(mine, _uapi.S2MM, _uapi.OP_CANCEL, receive)  # root may
     assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
     assert _result(theirs, _uapi.MM2S, stuck) == _uapi.ST_RESET
     # Alone on the core, a running transfer is anyone's to cancel.
     receive = _submit(mine, my_buf, _uapi.S2MM)
-    assert _as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+    assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
                                   receive)) == 0
     assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
 
@@ -138,6 +107,6 @@ def test_pydmak_says_what_it_takes(two):
         except pydmak.DmakError as exc:
             assert "CAP_SYS_RAWIO" in str(exc) and "RESET" in str(exc)
             raise
-    assert _as_nobody(reset) == errno.EPERM
+    assert as_nobody(reset) == errno.EPERM
     dma.recvchannel.reset()
     dma.close()
