@@ -318,7 +318,8 @@ struct dmak_user {
  * @rec_wq: read() and poll() wait here
  * @rec_next: the order of the next record
  * @rec: completion records, per channel
- * @node: entry in the device's @clients while the file is open
+ * @node: entry in the device's @clients until the client is released
+ *	(after its channel files too)
  */
 struct dmak_client {
 	struct kref ref;

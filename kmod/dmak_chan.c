@@ -67,9 +67,10 @@ static u64 dmak_req_sync_bytes(const struct dmak_req *req)
 	if (req->chan != DMAK_S2MM || !req->started ||
 	    req->flags & DMAK_XFER_NO_SYNC)
 		return 0;
+	/* an imported dma-buf is synced whole */
 	for (seg = req->seg; seg < req->seg + req->nsegs; seg++)
 		if (seg->buf->flags & DMAK_BUF_CACHED)
-			n += seg->len;
+			n += seg->buf->attach ? seg->buf->size : seg->len;
 	return n;
 }
 
@@ -129,7 +130,7 @@ void dmak_chan_end(struct dmak_chan *ch, struct dmak_req *req, u32 status,
 	req->end_sr = sr;
 	if (sync > DMAK_SYNC_IN_IRQ || !list_empty(&ch->syncing)) {
 		list_move_tail(&req->node, &ch->syncing);
-		schedule_work(&ch->sync_work);
+		queue_work(system_unbound_wq, &ch->sync_work);
 		return;
 	}
 	if (sync)
@@ -156,6 +157,7 @@ static void dmak_chan_sync(struct work_struct *work)
 		spin_lock_irq(&ch->lock);
 		dmak_chan_report(ch, req);
 		spin_unlock_irq(&ch->lock);
+		cond_resched();
 	}
 }
 
@@ -445,7 +447,11 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 			dmak_chan_end_started(ch, status, ret != 0);
 		if (!keep_queued)
 			dmak_chan_end_queued(ch, status, 0);
-		if (needed) {
+		/*
+		 * A core that did not come out of reset as it goes away may
+		 * still run: its capture buffer and ring stay as they are.
+		 */
+		if (needed && !ret) {
 			ch->running = false;
 			ch->error = 0;
 			cap = dmak_cyclic_end(ch, status);
@@ -670,37 +676,49 @@ static bool dmak_may_reset(struct dmak_client *cl)
 	       !dmak_others_busy(cl, true) || capable(CAP_SYS_RAWIO);
 }
 
+/* @cl's transfer @seq of @ch, with ch->lock held: ENOENT if another's. */
+static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
+				       struct dmak_client *cl, u64 seq)
+{
+	struct dmak_req *req;
+
+	lockdep_assert_held(&ch->lock);
+	list_for_each_entry(req, &ch->queue, node)
+		if (req->seq == seq)	/* another's: not this file's to see */
+			return req->cl == cl ? req : ERR_PTR(-ENOENT);
+	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
+}
+
 static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 			     u64 seq)
 {
-	/* stopping a running transfer resets the core under the others' */
-	bool may_reset = !dmak_others_busy(cl, false) ||
-			 capable(CAP_SYS_RAWIO);
-	struct dmak_req *req, *found = NULL;
-	bool running = false;
+	struct dmak_req *req;
 	long ret = 0;
 
 	spin_lock_irq(&ch->lock);
-	list_for_each_entry(req, &ch->queue, node)
-		if (req->seq == seq)
-			found = req;
-	if (!found) {
-		ret = seq <= ch->last_seq ? -EALREADY : -ENOENT;
-	} else if (found->cl != cl) {
-		ret = -ENOENT;		/* not this file's to see */
-	} else if (!found->started) {
-		dmak_chan_end(ch, found, DMAK_ST_CANCELLED, 0, 0);
-	} else if (!may_reset) {
-		ret = -EBUSY;
-	} else {
-		found->cancel = true;
-		running = true;
-	}
+	req = dmak_chan_find(ch, cl, seq);
+	if (!IS_ERR(req) && !req->started)
+		dmak_chan_end(ch, req, DMAK_ST_CANCELLED, 0, 0);
 	spin_unlock_irq(&ch->lock);
-	if (!running)
-		return ret;
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	if (!req->started)
+		return 0;
+
+	/* Stopping a running transfer resets the core under the others'. */
+	if (dmak_others_busy(cl, false) && !capable(CAP_SYS_RAWIO))
+		return -EBUSY;
+	spin_lock_irq(&ch->lock);
+	req = dmak_chan_find(ch, cl, seq);	/* it may have ended meanwhile */
+	if (!IS_ERR(req))
+		req->cancel = true;
+	spin_unlock_irq(&ch->lock);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
 	/* Only a reset stops a running transfer, unless it ends first. */
 	ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);
+	/* one that ended first may be reported by the sync work */
+	flush_work(&ch->sync_work);
 	spin_lock_irq(&ch->lock);
 	if (!ret && ch->results[seq % DMAK_RESULTS].seq == seq &&
 	    ch->results[seq % DMAK_RESULTS].status != DMAK_ST_CANCELLED)

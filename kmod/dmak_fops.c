@@ -55,6 +55,10 @@ static void dmak_client_release(struct kref *ref)
 {
 	struct dmak_client *cl = container_of(ref, struct dmak_client, ref);
 
+	/* after its channel files too: remove wakes their readers */
+	spin_lock(&cl->dd->clients_lock);
+	list_del(&cl->node);
+	spin_unlock(&cl->dd->clients_lock);
 	dmak_user_put(cl->dd, cl->user);	/* its buffers are all freed */
 	put_device(&cl->dd->dev);
 	mutex_destroy(&cl->lock);
@@ -102,9 +106,6 @@ static int dmak_release(struct inode *inode, struct file *file)
 {
 	struct dmak_client *cl = file->private_data;
 
-	spin_lock(&cl->dd->clients_lock);
-	list_del(&cl->node);
-	spin_unlock(&cl->dd->clients_lock);
 	dmak_chans_cancel_client(cl);
 	dmak_buf_release_all(cl);
 	dmak_client_put(cl);
