@@ -565,7 +565,12 @@ class DMAChannel:
                 failure = DMAError(self.name, arg.status, arg.dmasr,
                                    arg.bytes)
         self.transferred = last.bytes
-        raise failure
+        try:
+            raise failure
+        finally:
+            # No cycle (this frame, the error, its traceback): the caller's
+            # buffers and file go as soon as it lets go of the error.
+            del failure
 
     async def wait_async(self, timeout: Optional[float] = None) -> int:
         """Awaits the end of every queued transfer, as ``wait()``.

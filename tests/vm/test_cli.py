@@ -187,9 +187,10 @@ def test_bench_json(cli, index):
         assert row["ok"] is True
         assert row["transfers"] >= 4 and row["transfers"] % 4 == 0
         assert row["seconds"] >= 0.2
+        # rounded to 3 decimals (kB/s): slow guests see well under 1 MB/s
         assert row["mb_per_s"] == pytest.approx(
             row["transfers"] * row["bytes"] / row["seconds"] / 1e6,
-            rel=1e-3)
+            rel=1e-3, abs=5e-4)
     lat = report["latency"]
     assert (lat["bytes"], lat["round_trips"], lat["ok"]) == (64, 50, True)
     assert 0 < lat["min_us"] <= lat["median_us"] <= lat["p99_us"] \
