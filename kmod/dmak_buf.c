@@ -97,6 +97,12 @@ static int dmak_buf_alloc_mem(struct device *hw, struct dmak_buf *buf)
 	if (buf->flags & DMAK_BUF_CACHED) {
 		buf->page = dma_alloc_pages(hw, buf->alloc_size, &buf->dma,
 					    DMA_BIDIRECTIONAL, gfp);
+		/* a mapping as DMA-API debugging sees it: checked */
+		if (buf->page && dma_mapping_error(hw, buf->dma)) {
+			dma_free_pages(hw, buf->alloc_size, buf->page,
+				       buf->dma, DMA_BIDIRECTIONAL);
+			buf->page = NULL;
+		}
 		buf->vaddr = buf->page ? page_address(buf->page) : NULL;
 	} else {
 		buf->vaddr = dma_alloc_coherent(hw, buf->alloc_size, &buf->dma,

@@ -443,6 +443,12 @@ static int dmak_probe(struct platform_device *pdev)
 
 		ret = dma_set_mask_and_coherent(hw, mask);
 	}
+	/*
+	 * Any run of bus addresses is one piece to the driver, which splits
+	 * it over descriptors itself: imported dma-bufs map in one segment.
+	 * (A platform device has its dma_parms: this cannot fail.)
+	 */
+	dma_set_max_seg_size(hw, UINT_MAX);
 	if (!ret)
 		ret = dmak_rmem_get(dd);
 	/* what a non-coherent device needs of cached S2MM ranges */
