@@ -578,6 +578,29 @@ static bool dmak_chan_ended(struct dmak_chan *ch, u64 seq)
 	return ended;
 }
 
+/*
+ * @cl's transfer @seq of @ch if it is queued (with ch->lock held); else
+ * ENOENT if it is another file's (not this file's to see) or was never
+ * given out, EALREADY if it ended.
+ */
+static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
+				       struct dmak_client *cl, u64 seq)
+{
+	struct dmak_result *r = &ch->results[seq % DMAK_RESULTS];
+	struct dmak_req *req;
+
+	lockdep_assert_held(&ch->lock);
+	list_for_each_entry(req, &ch->queue, node)
+		if (req->seq == seq)
+			return req->cl == cl ? req : ERR_PTR(-ENOENT);
+	list_for_each_entry(req, &ch->syncing, node)
+		if (req->seq == seq)
+			return ERR_PTR(req->cl == cl ? -EALREADY : -ENOENT);
+	if (r->seq == seq && r->cl != cl)
+		return ERR_PTR(-ENOENT);
+	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
+}
+
 long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 {
 	struct dmak_result *r;
@@ -593,6 +616,12 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	if (!ch || !seq || seq > dmak_chan_last_seq(ch) || arg.flags ||
 	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
+	/* another file's transfer is not this file's to wait for */
+	spin_lock_irq(&ch->lock);
+	ret = PTR_ERR_OR_ZERO(dmak_chan_find(ch, cl, seq));
+	spin_unlock_irq(&ch->lock);
+	if (ret == -ENOENT)
+		return ret;
 
 	/*
 	 * Sleep in slices of at most DMAK_RECHECK: after each, look at the
@@ -674,19 +703,6 @@ static bool dmak_may_reset(struct dmak_client *cl)
 	return READ_ONCE(dd->chan[DMAK_MM2S].error) ||
 	       READ_ONCE(dd->chan[DMAK_S2MM].error) ||
 	       !dmak_others_busy(cl, true) || capable(CAP_SYS_RAWIO);
-}
-
-/* @cl's transfer @seq of @ch, with ch->lock held: ENOENT if another's. */
-static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
-				       struct dmak_client *cl, u64 seq)
-{
-	struct dmak_req *req;
-
-	lockdep_assert_held(&ch->lock);
-	list_for_each_entry(req, &ch->queue, node)
-		if (req->seq == seq)	/* another's: not this file's to see */
-			return req->cl == cl ? req : ERR_PTR(-ENOENT);
-	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
 }
 
 static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,

@@ -12,6 +12,7 @@ on inherited descriptors.
 
 import ctypes
 import errno
+import time
 
 import pytest
 
@@ -94,6 +95,42 @@ def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
     assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
                                   receive)) == 0
     assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
+
+
+def _errno_of(fn):
+    with pytest.raises(OSError) as exc:
+        fn()
+    return exc.value.errno
+
+
+def test_another_files_transfers_are_not_there(two):
+    """WAIT and CANCEL of another file's transfer, queued or ended, answer
+    ENOENT at once: nothing to wait out, nothing said of its existence."""
+    mine, theirs, (my_buf, their_buf) = two
+
+    def wait(dev, channel, seq):
+        arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=5000)
+        ioctl(dev.fileno(), _uapi.IOC_WAIT, arg)
+
+    pending = _submit(theirs, their_buf, _uapi.S2MM)  # waits for data
+    start = time.monotonic()
+    assert _errno_of(lambda: wait(mine, _uapi.S2MM, pending)) == errno.ENOENT
+    assert time.monotonic() - start < 2                 # not waited out
+    assert _errno_of(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+                                 pending)) == errno.ENOENT
+    sent = _submit(theirs, their_buf, _uapi.MM2S)
+    assert _result(theirs, _uapi.MM2S, sent) == _uapi.ST_OK
+    assert _result(theirs, _uapi.S2MM, pending) == _uapi.ST_OK
+    for channel, seq in ((_uapi.MM2S, sent), (_uapi.S2MM, pending)):
+        assert _errno_of(lambda: _op(mine, channel, _uapi.OP_CANCEL,
+                                     seq)) == errno.ENOENT
+        assert _errno_of(lambda: wait(mine, channel, seq)) == errno.ENOENT
+    # One's own ended transfer: EALREADY.
+    received = _submit(mine, my_buf, _uapi.S2MM)
+    sent = _submit(mine, my_buf, _uapi.MM2S)
+    assert _result(mine, _uapi.S2MM, received) == _uapi.ST_OK
+    assert _errno_of(lambda: _op(mine, _uapi.MM2S, _uapi.OP_CANCEL,
+                                 sent)) == errno.EALREADY
 
 
 def test_pydmak_says_what_it_takes(two):
