@@ -30,7 +30,7 @@ test-vm: deps
 
 # The VM tier on a debug kernel: Debian's 6.1 source with KASAN, lockdep,
 # DMA-API debugging and kmemleak (scripts/debug-kernel: built once, about
-# 40 minutes, then cached). It has dma-buf heaps, so test_dma_heap.py runs
+# 16 minutes, then cached). It has dma-buf heaps, so test_dma_heap.py runs
 # too; the guest's kernel log is kept in build/test-debug.dmesg.
 test-debug: deps
 	@out=$$(scripts/debug-kernel) || exit 1; eval "$$out"; mkdir -p build; \
