@@ -6,7 +6,7 @@ PY := .venv/bin/python
 KVER = $(shell scripts/guest-kernel)
 KDIR = /lib/modules/$(KVER)/build
 
-.PHONY: all deps build test test-host test-vm demo bench dkms-check \
+.PHONY: all deps build test test-host test-vm test-debug demo bench dkms-check \
 	dkms-install dkms-remove clean
 
 all: build
@@ -27,6 +27,20 @@ test-host: deps
 # test_devicetree.py needs a device tree: the arm64 guest's.
 test-vm: deps
 	tests/vm/run $(PY) -m pytest tests/vm --ignore=tests/vm/test_devicetree.py
+
+# The VM tier on a debug kernel: Debian's 6.1 source with KASAN, lockdep,
+# DMA-API debugging and kmemleak (scripts/debug-kernel: built once, about
+# 16 minutes, then cached). It has dma-buf heaps, so test_dma_heap.py runs
+# too; the guest's kernel log is kept in build/test-debug.dmesg.
+test-debug: deps
+	@out=$$(scripts/debug-kernel) || exit 1; eval "$$out"; mkdir -p build; \
+	start=$$(date +%s); rc=0; \
+	tests/vm/run --kernel "$$KERNEL" --kdir "$$KDIR" --timeout 14400 \
+		--dmesg build/test-debug.dmesg \
+		$(PY) -m pytest tests/vm -q -p no:cacheprovider \
+		--ignore=tests/vm/test_devicetree.py || rc=$$?; \
+	echo "== vm tier on the debug kernel: $$(($$(date +%s) - start)) s, exit $$rc"; \
+	exit $$rc
 
 # The demo, in the VM: buffers and loopbacks through two simulated IPs,
 # /dev/dmak0 in direct mode and /dev/dmak1 with scatter-gather.
