@@ -6,7 +6,7 @@ PY := .venv/bin/python
 KVER = $(shell scripts/guest-kernel)
 KDIR = /lib/modules/$(KVER)/build
 
-.PHONY: all deps build test test-host test-vm demo bench dkms-check \
+.PHONY: all deps build test test-host test-vm fuzz demo bench dkms-check \
 	dkms-install dkms-remove clean
 
 all: build
@@ -27,6 +27,15 @@ test-host: deps
 # test_devicetree.py needs a device tree: the arm64 guest's.
 test-vm: deps
 	tests/vm/run $(PY) -m pytest tests/vm --ignore=tests/vm/test_devicetree.py
+
+# The fuzzer of /dev/dmakN (tests/fuzz), in the VM; DMAK_FUZZ_SEED, _PROCS,
+# _CALLS, _KILLS, _STALL and _REPORTS pass through to it.
+FUZZ_ENV = $(foreach v,SEED PROCS CALLS KILLS STALL REPORTS,\
+	$(if $(DMAK_FUZZ_$(v)),DMAK_FUZZ_$(v)=$(DMAK_FUZZ_$(v))))
+fuzz: deps
+	tests/vm/run --timeout $${DMAK_FUZZ_TIMEOUT:-3600} \
+		--sim-args "instances=2 sg=0,1" env $(FUZZ_ENV) \
+		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider
 
 # The demo, in the VM: buffers and loopbacks through two simulated IPs,
 # /dev/dmak0 in direct mode and /dev/dmak1 with scatter-gather.
