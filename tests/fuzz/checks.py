@@ -169,6 +169,21 @@ def loopback(index, sizes=(4, 4096, 65548, 1 << 20), seed=0):
     return problems
 
 
+def reload(repo, sim_args=("instances=2", "sg=0,1")):
+    """Problems unloading dmak and dmak_sim; loads them again (as
+    tests/vm/guest did) so that the guest's own checks find them."""
+    problems = []
+    for mod in ("dmak", "dmak_sim"):
+        res = subprocess.run(["rmmod", mod], capture_output=True, text=True)
+        if res.returncode:
+            problems.append(f"rmmod {mod} failed: {res.stderr.strip()}")
+    if not problems:
+        for ko, args in (("dmak_sim.ko", sim_args), ("dmak.ko", ())):
+            subprocess.run(["insmod", str(repo / "kmod" / ko), *args],
+                           check=True)
+    return problems
+
+
 def dmesg():
     return subprocess.run(["dmesg"], capture_output=True, text=True).stdout
 

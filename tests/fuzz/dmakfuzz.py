@@ -16,11 +16,14 @@ had left) and takes a process that reports no progress for ``--stall``
 seconds for hung: its kernel stack goes in the report and it is killed.
 Once they are all gone, ``checks.py`` requires the buffers back to
 ``0 0``, no transfer queued, a loopback through both devices with every
-byte compared, and no kernel splat in dmesg.
+byte compared, ``rmmod dmak dmak_sim`` to work (the modules are loaded
+again after it) and no kernel splat in dmesg.
 
 The seed is printed; ``--seed`` replays a run's calls (each process's
 calls follow from the seed and its number, though how the processes
-interleave does not), ``--procs 1 --kills 0`` one process alone.
+interleave does not), ``--procs 1 --kills 0`` one process alone, and
+``python tests/fuzz/worker.py WID SEED CALLS`` process WID of a run by
+itself (the problem reports name the WID).
 Reports go to ``--reports`` (default /tmp/fuzz-reports): summary.json,
 problems.jsonl, dmesg.txt and the stderr of each process.
 """
@@ -282,6 +285,7 @@ def run(cfg):
     for index in DEVICES:
         problems += checks.loopback(index, seed=cfg.seed)
     problems += checks.wait_buffers_returned(DEVICES)
+    problems += checks.reload(REPO)
     text = checks.dmesg()
     (reports / "dmesg.txt").write_text(text)
     splat = checks.splats("\n".join(text.splitlines()[dmesg_before:]))
@@ -307,7 +311,8 @@ def summarize(cfg, runner, wall, problems):
     for key, n in sorted(counts.items()):
         ex = examples.get(key, {})
         problems.append(f"{key[0]}: {key[1]} -> {key[2]} ({n}x); e.g. "
-                        f"{json.dumps(ex.get('args'))} {ex.get('note', '')}")
+                        f"worker {ex.get('wid')}: {json.dumps(ex.get('args'))}"
+                        f" {ex.get('note', '')}")
     stats = collections.Counter()
     rates = []
     for proc in runner.procs:

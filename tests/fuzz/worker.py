@@ -120,6 +120,7 @@ class Worker:
         self.last_progress = 0.0
         self.keep = None                    # an array a call points to
         self.keep_race = None               # the same, of act_race
+        self.racing = False                 # a second thread runs
         signal.signal(signal.SIGALRM, lambda *_: None)
         for index in DEVICES:
             for _ in range(2):
@@ -729,7 +730,8 @@ class Worker:
         if bad and not err:
             self.problem("success with an argument the kernel cannot "
                          "read or write", name, err, args)
-        if err and lowest_free_fd() != fds_before:
+        if err and name in ("CHANNEL_FD", "EXPORT") and not self.racing \
+                and lowest_free_fd() != fds_before:
             self.problem("a failed call left a descriptor open", name, err,
                          args)
         if used_before is not None and self.buf_used(f) > used_before:
@@ -859,8 +861,8 @@ class Worker:
             flags |= umem.MAP_POPULATE
         addr = 0
         if self.maps and self.chance(0.05):           # over a mapping
-            addr, size, _ = self.rng.choice(self.maps)
-            length = max(1, min(length, size))
+            addr, span, _ = self.rng.choice(self.maps)
+            length = max(1, min(length, span))
             extra.discard("len0")
             extra.discard("huge")
             flags |= umem.MAP_FIXED
@@ -875,6 +877,10 @@ class Worker:
             self.forget_range(addr, length)
         if got is None:
             return
+        if kind != "channel" and ((flags & 3) == umem.MAP_PRIVATE or
+                                  size and length > whole):
+            self.problem("mmap() maps what it must refuse", "mmap", 0, args,
+                         note="private, or longer than the buffer")
         self.maps.append([got, -(-length // PAGE) * PAGE, prot])
         if len(self.maps) > 32:
             self.unmap(0)
@@ -1003,11 +1009,12 @@ class Worker:
         rng = random.Random(self.rng.getrandbits(64))
         steps = 20
         thread = threading.Thread(target=self.race, args=(rng, steps))
+        self.racing = True
         thread.start()
         for _ in range(steps):
             self.step(racing=True)
         thread.join()       # a hang here stalls the process: the runner
-        #                     reports it with every thread's stack
+        self.racing = False  # reports it with every thread's stack
 
     def race(self, rng, steps):
         """The second thread of ``act_race``; it changes none of this
