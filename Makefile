@@ -6,7 +6,8 @@ PY := .venv/bin/python
 KVER = $(shell scripts/guest-kernel)
 KDIR = /lib/modules/$(KVER)/build
 
-.PHONY: all deps build test test-host test-vm test-debug demo bench dkms-check \
+.PHONY: all deps build test test-host test-vm test-debug fuzz demo bench \
+	dkms-check \
 	dkms-install dkms-remove clean
 
 all: build
@@ -27,6 +28,15 @@ test-host: deps
 # test_devicetree.py needs a device tree: the arm64 guest's.
 test-vm: deps
 	tests/vm/run $(PY) -m pytest tests/vm --ignore=tests/vm/test_devicetree.py
+
+# The fuzzer of /dev/dmakN (tests/fuzz), in the VM; DMAK_FUZZ_SEED, _PROCS,
+# _CALLS, _KILLS, _STALL and _REPORTS pass through to it.
+FUZZ_ENV = $(foreach v,SEED PROCS CALLS KILLS STALL REPORTS,\
+	$(if $(DMAK_FUZZ_$(v)),DMAK_FUZZ_$(v)=$(DMAK_FUZZ_$(v))))
+fuzz: deps
+	tests/vm/run --timeout $${DMAK_FUZZ_TIMEOUT:-3600} \
+		--sim-args "instances=2 sg=0,1" env $(FUZZ_ENV) \
+		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider
 
 # The VM tier on a debug kernel: Debian's 6.1 source with KASAN, lockdep,
 # DMA-API debugging and kmemleak (scripts/debug-kernel: built once, about
