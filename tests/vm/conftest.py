@@ -98,6 +98,14 @@ def live_buffers(index=0):
     return int(count), int(nbytes)
 
 
+def mem_available():
+    """MemAvailable of /proc/meminfo, in bytes."""
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable in /proc/meminfo")
+
+
 def sh(*cmd, check=True):
     """Runs a command; returns the CompletedProcess."""
     return subprocess.run(cmd, check=check, capture_output=True, text=True)

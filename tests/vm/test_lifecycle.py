@@ -15,16 +15,10 @@ import pytest
 import pydmak
 from pydmak import _uapi
 from conftest import (REPO, SYSFS, close_default_device, live_buffers,
-                      load_modules, sh, sim_fault, wait_for)
+                      load_modules, mem_available, sh, sim_fault,
+                      wait_for)
 
 DMAK_KO = str(REPO / "kmod" / "dmak.ko")
-
-
-def _mem_available():
-    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no MemAvailable in /proc/meminfo")
 
 
 def _chrdev_registered():
@@ -56,7 +50,7 @@ def test_unload_refused_while_open(reload_after):
 
 def test_twenty_unload_cycles_leak_nothing(reload_after):
     gc.collect()
-    before = _mem_available()
+    before = mem_available()
     for cycle in range(20):
         sh("rmmod", "dmak")
         assert not os.path.exists("/dev/dmak0")
@@ -75,7 +69,7 @@ def test_twenty_unload_cycles_leak_nothing(reload_after):
         del bufs, b
         gc.collect()
         assert live_buffers() == (0, 0)
-    lost = before - _mem_available()
+    lost = before - mem_available()
     assert lost < 24 << 20, f"{lost >> 20} MiB gone after 20 cycles"
 
 
