@@ -98,12 +98,18 @@ def live_buffers(index=0):
     return int(count), int(nbytes)
 
 
+def meminfo(field):
+    """A field of /proc/meminfo in bytes; 0 if the kernel has none such
+    (CmaFree without CMA)."""
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def mem_available():
     """MemAvailable of /proc/meminfo, in bytes."""
-    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no MemAvailable in /proc/meminfo")
+    return meminfo("MemAvailable")
 
 
 def sh(*cmd, check=True):
