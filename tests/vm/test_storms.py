@@ -316,3 +316,41 @@ def test_module_cycles_with_transfers_in_flight(direct_and_sg):
     for i in (0, 1):
         _loopback_check(i)
     _settled_memory(before, cma_before)
+
+
+def _send_and_sleep(index, conn):
+    """A send of ROOM bytes, then sleep: for a kill mid-send."""
+    dev = pydmak.Device(index)
+    dma = pydmak.DMA(dev)
+    src = pydmak.allocate(ROOM, "u1", device=dev)
+    src[:] = packet(1, 1, ROOM)
+    dma.sendchannel.transfer(src)
+    conn.send(True)
+    time.sleep(3600)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["direct", "sg"])
+def test_a_sender_killed_mid_packet_ends_the_receive_it_fed(direct_and_sg,
+                                                            index):
+    """The receive of another file took part of the packet when its sender
+    is killed: the reset that stops the send ends it with DMAK_ST_RESET
+    (its bytes are no packet), and the next packet arrives whole."""
+    with pydmak.Device(index) as dev, pydmak.DMA(dev) as dma:
+        dst = pydmak.allocate(ROOM, "u1", device=dev)
+        dma.recvchannel.transfer(dst)
+        sim_set("bandwidth", 5_000_000, index)     # 1 MiB: 210 ms
+        try:
+            mine, theirs = _MP.Pipe(duplex=False)
+            proc = _MP.Process(target=_send_and_sleep, args=(index, theirs))
+            proc.start()
+            assert mine.poll(30) and mine.recv()
+            time.sleep(0.1)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join(30)
+            with pytest.raises(pydmak.DMAError) as exc:
+                dma.recvchannel.wait(10)
+            assert exc.value.status == _uapi.ST_RESET, str(exc.value)
+        finally:
+            sim_set("bandwidth", 0, index)
+        dst.freebuffer()
+    _loopback_check(index)
