@@ -38,19 +38,11 @@ fuzz: deps
 		--sim-args "instances=2 sg=0,1" env $(FUZZ_ENV) \
 		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider
 
-# The VM tier on a debug kernel: Debian's 6.1 source with KASAN, lockdep,
-# DMA-API debugging and kmemleak (scripts/debug-kernel: built once, about
-# 16 minutes, then cached). It has dma-buf heaps, so test_dma_heap.py runs
-# too; the guest's kernel log is kept in build/test-debug.dmesg.
+# The VM tier and the fuzzer on a debug kernel: Debian's 6.1 source with
+# KASAN, lockdep, DMA-API debugging and kmemleak (scripts/debug-kernel:
+# built once, about 16 minutes, then cached); see scripts/test-debug.
 test-debug: deps
-	@out=$$(scripts/debug-kernel) || exit 1; eval "$$out"; mkdir -p build; \
-	start=$$(date +%s); rc=0; \
-	tests/vm/run --kernel "$$KERNEL" --kdir "$$KDIR" --timeout 14400 \
-		--dmesg build/test-debug.dmesg \
-		$(PY) -m pytest tests/vm -q -p no:cacheprovider \
-		--ignore=tests/vm/test_devicetree.py || rc=$$?; \
-	echo "== vm tier on the debug kernel: $$(($$(date +%s) - start)) s, exit $$rc"; \
-	exit $$rc
+	@scripts/test-debug
 
 # The demo, in the VM: buffers and loopbacks through two simulated IPs,
 # /dev/dmak0 in direct mode and /dev/dmak1 with scatter-gather.

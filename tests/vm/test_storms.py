@@ -153,7 +153,7 @@ def _checker(index, sender, seed, busy, conn):
     conn.send(stats)
 
 
-def _victim(index, sender, seed):
+def _victim(index, sender, seed, sent):
     """Transfers of up to ROOM bytes until killed: loopbacks, or a receive
     and a send queued apart, or sends alone, whose packets others take."""
     rng = random.Random(seed)
@@ -173,6 +173,8 @@ def _victim(index, sender, seed):
             dma.sendchannel.transfer(src, 0, length)
         else:
             dma.sendchannel.transfer(src, 0, length)
+        with sent.get_lock():
+            sent.value += 1
         try:
             dma.sendchannel.wait(STUCK_S)
             if mode != 2:
@@ -222,6 +224,7 @@ def test_kill_storm(direct_and_sg, index):
     before, cma_before = mem_available(), meminfo("CmaFree")
     sim_set("bandwidth", BANDWIDTH, index)
     busy = _MP.Value("i", CHECKERS)
+    sent = _MP.Value("i", 0)            # packets the victims queued
     checkers = []
     for sender in range(CHECKERS):
         mine, theirs = _MP.Pipe(duplex=False)
@@ -238,7 +241,7 @@ def test_kill_storm(direct_and_sg, index):
         while any(p.is_alive() for p, _ in checkers):
             assert time.monotonic() < deadline, "the checkers did not end"
             victim = _MP.Process(target=_victim,
-                                 args=(index, 100 + kills, kills))
+                                 args=(index, 100 + kills, kills, sent))
             victim.start()
             time.sleep(rng.uniform(0.02, 0.25))
             os.kill(victim.pid, signal.SIGKILL)
@@ -256,7 +259,9 @@ def test_kill_storm(direct_and_sg, index):
     dup = len(got) - len(set(got))
     total = {k: sum(s[k] for s in stats)
              for k in ("ok", "reset", "starved", "foreign")}
-    print(f"\ndmak{index}: {kills} killed; {total}")
+    print(f"\ndmak{index}: {kills} killed, their packets {sent.value}; "
+          f"{total}")
+    assert sent.value >= kills, "the victims hardly transferred"
     assert not dup, f"{dup} packets arrived twice"
     for s in stats:
         assert s["ok"] + s["reset"] + s["starved"] == TRANSFERS
