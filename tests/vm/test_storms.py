@@ -27,7 +27,7 @@ import pydmak
 from pydmak import _uapi
 from conftest import (REPO, SYSFS, assert_buffers_returned,
                       close_default_device, live_buffers,
-                      mem_available, meminfo, sh, sim_set)
+                      mem_available, meminfo, sh, sim_set, wait_for)
 
 CHECKERS = 8
 TRANSFERS = 1000
@@ -218,7 +218,8 @@ def _loopback_check(index):
 @pytest.mark.parametrize("index", [0, 1], ids=["direct", "sg"])
 def test_kill_storm(direct_and_sg, index):
     """CHECKERS processes of TRANSFERS loopbacks each while others, making
-    long transfers, are killed with SIGKILL every few tens of ms."""
+    long transfers, are killed with SIGKILL one after the other, each
+    within 30 ms of its first transfer."""
     close_default_device()
     gc.collect()
     before, cma_before = mem_available(), meminfo("CmaFree")
@@ -242,8 +243,13 @@ def test_kill_storm(direct_and_sg, index):
             assert time.monotonic() < deadline, "the checkers did not end"
             victim = _MP.Process(target=_victim,
                                  args=(index, 100 + kills, kills, sent))
+            before = sent.value
             victim.start()
-            time.sleep(rng.uniform(0.02, 0.25))
+            # A forked child of this big process takes a while to start
+            # (copy on write, emulated): kill it once it transfers.
+            assert wait_for(lambda: sent.value > before or
+                            not victim.is_alive(), 30), "a victim hung"
+            time.sleep(rng.uniform(0.0, 0.03))
             os.kill(victim.pid, signal.SIGKILL)
             victim.join(30)
             assert victim.exitcode == -signal.SIGKILL, victim.exitcode
