@@ -18,6 +18,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/regmap.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -223,7 +224,8 @@ struct dmak_chan {
  * @hw: the platform device: DMA mapping, interrupts, registers
  * @regmap: register access (MMIO on hardware, the simulator's regmap)
  * @dead: the hardware is gone (unbound); new file operations fail with
- *	ENODEV, while buffers already allocated stay valid until released
+ *	ENODEV; buffers stay until released, their memory until remove takes
+ *	it back (@unplugged)
  * @bufs: handle -> struct dmak_buf, for every live handle of every file
  * @next_handle: cursor for cyclic handle allocation
  * @buf_count: buffers whose memory is allocated (handles, or mappings
@@ -248,6 +250,15 @@ struct dmak_chan {
  * @clients_lock: guards @clients and @users
  * @clients: the open files, so that remove wakes their readers
  * @users: the accounts of the users with open files (or their buffers)
+ * @mem_sem: read-held by what uses buffer memory through the device (the
+ *	ALLOC, SYNC, SUBMIT, EXPORT, IMPORT and CYCLIC ioctls, mmap); remove
+ *	takes it for writing to set @unplugged
+ * @unplugged: remove took the buffers' memory back (dmak_bufs_unplug())
+ * @stuck: the core did not come out of reset as the device went away, so
+ *	the engine may still write to buffers: their memory stays
+ * @mem_lock: guards @mem_bufs, @vmas and what they hold
+ * @mem_bufs: every buffer of the device, its own or imported, until freed
+ * @vmas: the user mappings of the device's own buffers (struct dmak_vma)
  */
 struct dmak_dev {
 	struct device dev;
@@ -274,6 +285,12 @@ struct dmak_dev {
 	spinlock_t clients_lock;	/* @clients, @users */
 	struct list_head clients;
 	struct list_head users;
+	struct rw_semaphore mem_sem;
+	bool unplugged;
+	bool stuck;
+	struct mutex mem_lock;		/* @mem_bufs, @vmas */
+	struct list_head mem_bufs;
+	struct list_head vmas;
 };
 
 /**
@@ -320,6 +337,9 @@ struct dmak_user {
  * @rec: completion records, per channel
  * @node: entry in the device's @clients until the client is released
  *	(after its channel files too)
+ * @dummy: the zeroed page the file's revoked mappings show, wherever they
+ *	are touched (one page per file: only the processes that share the
+ *	file, and so its buffers, see what is written to it)
  */
 struct dmak_client {
 	struct kref ref;
@@ -332,6 +352,7 @@ struct dmak_client {
 	wait_queue_head_t rec_wq;
 	u64 rec_next;
 	struct dmak_records rec[2];
+	struct page *dummy;
 };
 
 /**
@@ -353,6 +374,10 @@ struct dmak_client {
  * @whole_lines: the CPU reaches the memory through caches this device does
  *	not snoop: S2MM ranges must be whole cache lines, or end with the
  *	buffer (dmak_buf_s2mm_ok)
+ * @mem_node: entry in the device's @mem_bufs
+ * @exported: a dma-buf of it was made: importers may still use the memory
+ *	after the device went away, so remove leaves it
+ * @gone: remove took the memory back (or let go of the import)
  */
 struct dmak_buf {
 	struct kref ref;
@@ -368,6 +393,23 @@ struct dmak_buf {
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
 	bool whole_lines;
+	struct list_head mem_node;
+	bool exported;
+	bool gone;
+};
+
+/**
+ * struct dmak_vma - a user mapping of a buffer of the device's own memory
+ * @node: entry in the device's @vmas
+ * @vma: the mapping
+ * @buf: the buffer (referenced)
+ * @revoked: remove is done with it: its page table entries are gone
+ */
+struct dmak_vma {
+	struct list_head node;
+	struct vm_area_struct *vma;
+	struct dmak_buf *buf;
+	bool revoked;
 };
 
 /* dmak_main.c */
@@ -483,10 +525,14 @@ int dmak_buf_free(struct dmak_client *cl, u32 handle);
 int dmak_buf_sync(struct dmak_client *cl, const struct dmak_sync *arg);
 void dmak_buf_sync_range(struct dmak_buf *buf, dma_addr_t addr, size_t len,
 			 enum dma_data_direction dir, bool for_cpu);
-int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma);
 void dmak_buf_release_all(struct dmak_client *cl);
 int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf);
 int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma);
+void dmak_bufs_unplug(struct dmak_dev *dd);
+
+/* dmak_mmap.c */
+int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma);
+void dmak_vmas_revoke(struct dmak_dev *dd);
 bool dmak_buf_s2mm_ok(struct dmak_buf *buf, dma_addr_t addr, u64 len);
 
 /* dmak_dmabuf.c */

@@ -19,24 +19,33 @@
 
 #define DMAK_HANDLE_LIMIT	XA_LIMIT(1, INT_MAX)
 
+/* Gives back the memory of @buf, or lets go of the dma-buf it imported. */
+static void dmak_buf_free_mem(struct device *hw, struct dmak_buf *buf)
+{
+	if (buf->attach)
+		dmak_dmabuf_release(buf);
+	else if (buf->page)
+		dma_free_pages(hw, buf->alloc_size, buf->page, buf->dma,
+			       DMA_BIDIRECTIONAL);
+	else
+		dma_free_coherent(hw, buf->alloc_size, buf->vaddr, buf->dma);
+}
+
 static void dmak_buf_release(struct kref *ref)
 {
 	struct dmak_buf *buf = container_of(ref, struct dmak_buf, ref);
 	struct dmak_client *cl = buf->owner;
 	struct dmak_dev *dd = cl->dd;
-	struct device *hw = dd->hw;
+	bool gone;
 
-	if (buf->attach) {
-		dmak_dmabuf_release(buf);
-	} else {
-		if (buf->page)
-			dma_free_pages(hw, buf->alloc_size, buf->page,
-				       buf->dma, DMA_BIDIRECTIONAL);
-		else
-			dma_free_coherent(hw, buf->alloc_size, buf->vaddr,
-					  buf->dma);
+	mutex_lock(&dd->mem_lock);
+	list_del(&buf->mem_node);
+	gone = buf->gone;
+	mutex_unlock(&dd->mem_lock);
+	if (!gone)
+		dmak_buf_free_mem(dd->hw, buf);
+	if (!buf->attach)
 		atomic64_sub(buf->alloc_size, &cl->user->used);
-	}
 	atomic64_sub(buf->alloc_size, &dd->buf_bytes);
 	atomic_dec(&dd->buf_count);
 	kfree(buf);
@@ -125,6 +134,9 @@ int dmak_buf_publish(struct dmak_client *cl, struct dmak_buf *buf)
 	atomic64_add(buf->alloc_size, &dd->buf_bytes);
 	kref_get(&cl->ref);
 	buf->owner = cl;
+	mutex_lock(&dd->mem_lock);
+	list_add_tail(&buf->mem_node, &dd->mem_bufs);
+	mutex_unlock(&dd->mem_lock);
 	mutex_lock(&cl->lock);
 	ret = xa_alloc_cyclic(&dd->bufs, &handle, buf, DMAK_HANDLE_LIMIT,
 			      &dd->next_handle, GFP_KERNEL);
@@ -298,75 +310,32 @@ out:
 	return ret;
 }
 
-static void dmak_vm_open(struct vm_area_struct *vma)
-{
-	struct dmak_buf *buf = vma->vm_private_data;
-
-	kref_get(&buf->ref);
-}
-
-static void dmak_vm_close(struct vm_area_struct *vma)
-{
-	dmak_buf_put(vma->vm_private_data);
-}
-
-static const struct vm_operations_struct dmak_vm_ops = {
-	.open = dmak_vm_open,
-	.close = dmak_vm_close,
-};
-
 /*
- * Maps @buf's memory into @vma from page vma->vm_pgoff of the buffer on;
- * the caller checked that the range lies inside it.
+ * The device is going away (remove, after every transfer ended): its
+ * buffers' memory goes back to the kernel now, while the device can still
+ * free it, rather than when the last handle or mapping lets go. User
+ * mappings are revoked first (dmak_vmas_revoke()). Imports let go of their
+ * dma-buf. Left as they are: exported buffers, which importers may still
+ * use, and everything if the core did not come out of reset (@stuck).
+ * The structures stay until released; handles answer ENODEV meanwhile.
  */
-int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma)
+void dmak_bufs_unplug(struct dmak_dev *dd)
 {
-	struct device *hw = buf->owner->dd->hw;
-
-	dmak_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	if (buf->page)
-		return dma_mmap_pages(hw, vma, buf->alloc_size, buf->page);
-	return dma_mmap_coherent(hw, vma, buf->vaddr, buf->dma,
-				 buf->alloc_size);
-}
-
-/*
- * Maps the buffer whose handle is the page offset of @vma. The mapping may
- * be shorter than the buffer, never longer; it always starts at byte 0.
- */
-int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
-{
-	unsigned long len = vma->vm_end - vma->vm_start;
 	struct dmak_buf *buf;
-	int ret;
 
-	/* a private mapping would be copied on write: the device never sees */
-	if (!(vma->vm_flags & VM_SHARED) || vma->vm_pgoff > U32_MAX)
-		return -EINVAL;
-	buf = dmak_buf_get(cl, vma->vm_pgoff);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf) == -ENOENT ? -EINVAL : PTR_ERR(buf);
-	if (len > buf->alloc_size) {
-		ret = -EINVAL;
-		goto err_put;
+	/* what uses memory through the device has finished, and will not */
+	down_write(&dd->mem_sem);
+	dd->unplugged = true;
+	up_write(&dd->mem_sem);
+	if (dd->stuck)
+		return;
+	dmak_vmas_revoke(dd);
+	mutex_lock(&dd->mem_lock);
+	list_for_each_entry(buf, &dd->mem_bufs, mem_node) {
+		if (buf->exported || buf->gone)
+			continue;
+		dmak_buf_free_mem(dd->hw, buf);
+		buf->gone = true;
 	}
-
-	vma->vm_pgoff = 0;
-	if (buf->attach) {
-		/* the exporter maps it; the vma holds the dma-buf */
-		ret = dma_buf_mmap(buf->attach->dmabuf, vma, 0);
-		dmak_buf_put(buf);
-		return ret;
-	}
-	ret = dmak_buf_map_user(buf, vma);
-	if (ret)
-		goto err_put;
-
-	vma->vm_private_data = buf;	/* the reference taken above */
-	vma->vm_ops = &dmak_vm_ops;
-	return 0;
-
-err_put:
-	dmak_buf_put(buf);
-	return ret;
+	mutex_unlock(&dd->mem_lock);
 }

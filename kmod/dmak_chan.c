@@ -432,6 +432,8 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 	}
 	if (needed)
 		ret = dmak_hw_reset(dd);
+	if (ret && status == DMAK_ST_REMOVED)
+		dd->stuck = true;	/* the memory stays: see dmak_bufs_unplug */
 	for (i = 0; i < 2; i++) {
 		ch = &dd->chan[i];
 		if (!dmak_chan_present(ch))

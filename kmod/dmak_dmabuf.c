@@ -141,6 +141,10 @@ long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg)
 		get_dma_buf(dmabuf);
 		dmak_buf_put(buf);
 	} else {
+		/* remove leaves its memory to the importers */
+		mutex_lock(&cl->dd->mem_lock);
+		buf->exported = true;
+		mutex_unlock(&cl->dd->mem_lock);
 		info.ops = &dmak_export_ops;
 		info.size = buf->alloc_size;
 		info.flags = O_RDWR;

@@ -61,6 +61,8 @@ static void dmak_client_release(struct kref *ref)
 	spin_unlock(&cl->dd->clients_lock);
 	dmak_user_put(cl->dd, cl->user);	/* its buffers are all freed */
 	put_device(&cl->dd->dev);
+	if (cl->dummy)
+		__free_page(cl->dummy);
 	mutex_destroy(&cl->lock);
 	kvfree(cl);
 }
@@ -172,16 +174,25 @@ static long dmak_ioctl_sync(struct dmak_client *cl, void __user *uarg)
 	return dmak_buf_sync(cl, &arg);
 }
 
-static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/* The ioctls that use buffer memory through the device (see @mem_sem). */
+static bool dmak_ioctl_uses_memory(unsigned int cmd)
 {
-	struct dmak_client *cl = file->private_data;
-	void __user *uarg = (void __user *)arg;
+	switch (cmd) {
+	case DMAK_IOC_ALLOC:
+	case DMAK_IOC_SYNC:
+	case DMAK_IOC_SUBMIT:
+	case DMAK_IOC_EXPORT:
+	case DMAK_IOC_IMPORT:
+	case DMAK_IOC_CYCLIC:
+		return true;
+	default:
+		return false;
+	}
+}
 
-	/* Once the hardware is gone, only INFO, FREE and WAIT still work. */
-	if (READ_ONCE(cl->dd->dead) && cmd != DMAK_IOC_INFO &&
-	    cmd != DMAK_IOC_FREE && cmd != DMAK_IOC_WAIT)
-		return -ENODEV;
-
+static long dmak_ioctl_call(struct dmak_client *cl, unsigned int cmd,
+			    void __user *uarg)
+{
 	switch (cmd) {
 	case DMAK_IOC_INFO:
 		return dmak_ioctl_info(cl, uarg);
@@ -212,13 +223,38 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct dmak_client *cl = file->private_data;
+	struct dmak_dev *dd = cl->dd;
+	long ret;
+
+	/* Once the hardware is gone, only INFO, FREE and WAIT still work. */
+	if (READ_ONCE(dd->dead) && cmd != DMAK_IOC_INFO &&
+	    cmd != DMAK_IOC_FREE && cmd != DMAK_IOC_WAIT)
+		return -ENODEV;
+	if (!dmak_ioctl_uses_memory(cmd))
+		return dmak_ioctl_call(cl, cmd, (void __user *)arg);
+	/* remove waits for these before it takes the memory back */
+	down_read(&dd->mem_sem);
+	if (dd->unplugged)
+		ret = -ENODEV;
+	else
+		ret = dmak_ioctl_call(cl, cmd, (void __user *)arg);
+	up_read(&dd->mem_sem);
+	return ret;
+}
+
 static int dmak_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct dmak_client *cl = file->private_data;
+	int ret = -ENODEV;
 
-	if (READ_ONCE(cl->dd->dead))
-		return -ENODEV;
-	return dmak_buf_mmap(cl, vma);
+	down_read(&cl->dd->mem_sem);
+	if (!READ_ONCE(cl->dd->dead) && !cl->dd->unplugged)
+		ret = dmak_buf_mmap(cl, vma);
+	up_read(&cl->dd->mem_sem);
+	return ret;
 }
 
 const struct file_operations dmak_fops = {

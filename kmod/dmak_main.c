@@ -393,6 +393,7 @@ static void dmak_dev_free(struct dmak_dev *dd)
 	xa_destroy(&dd->bufs);
 	kfree(dd->chan[DMAK_MM2S].results);
 	kfree(dd->chan[DMAK_S2MM].results);
+	mutex_destroy(&dd->mem_lock);
 	mutex_destroy(&dd->reset_lock);
 	dmak_ident_free(dd);
 	kfree(dd);
@@ -424,6 +425,10 @@ static int dmak_probe(struct platform_device *pdev)
 	spin_lock_init(&dd->clients_lock);
 	INIT_LIST_HEAD(&dd->clients);
 	INIT_LIST_HEAD(&dd->users);
+	init_rwsem(&dd->mem_sem);
+	mutex_init(&dd->mem_lock);
+	INIT_LIST_HEAD(&dd->mem_bufs);
+	INIT_LIST_HEAD(&dd->vmas);
 
 	ret = dmak_ident_init(dd, pdev);
 	if (!ret)
@@ -512,9 +517,11 @@ static void dmak_remove(struct platform_device *pdev)
 	/* the lines quiet first: a dead device's handler answers no more */
 	dmak_chans_silence(dd);
 	WRITE_ONCE(dd->dead, true);
-	/* Stop the engine and end every transfer; buffers stay until freed. */
+	/* Stop the engine and end every transfer. */
 	dmak_chans_shutdown(dd);
 	dmak_records_hangup(dd);	/* readers and pollers: it is gone */
+	/* The memory goes back now; the buffers stay until freed. */
+	dmak_bufs_unplug(dd);
 	cdev_device_del(&dd->cdev, &dd->dev);
 	/*
 	 * The minor is free again even while old files keep @dd: they reach

@@ -3,6 +3,7 @@
 import ctypes
 import errno
 import gc
+import mmap
 import multiprocessing
 import os
 import pathlib
@@ -73,25 +74,67 @@ def test_twenty_unload_cycles_leak_nothing(reload_after):
     assert lost < 24 << 20, f"{lost >> 20} MiB gone after 20 cycles"
 
 
+def _sum_after(conn, buf, go):
+    """In a forked child: waits for ``go``, then sends the sum of ``buf``
+    as the child's mapping shows it."""
+    go.wait(60)
+    conn.send(int(buf.sum()))
+
+
 def test_simulator_removed_under_open_files(reload_after):
-    """Unbinding the hardware under an open file: ENODEV, no crash."""
+    """Unbinding the hardware under an open file: ENODEV, no crash. The
+    buffers' memory goes back to the kernel at once: their mappings are
+    revoked, in a forked child too, and read zeros from then on (a write
+    lands on a page of the file's own). An exported buffer's memory stays
+    with its dma-buf, whose importers may still use it."""
     dev = pydmak.Device(0)
+    gc.collect()
+    before = mem_available()
+    big = pydmak.allocate(96 << 20, dtype="u1", device=dev, cacheable=True)
+    coherent = pydmak.allocate(32 << 20, dtype="u1", device=dev)
     buf = pydmak.allocate(5000, dtype="u1", device=dev, cacheable=True)
-    buf[:] = 0x5A
-    sh("rmmod", "dmak_sim")          # removes the device dmak is bound to
-    assert not os.path.exists("/dev/dmak0")
-    with pytest.raises(pydmak.DmakError) as exc:
-        dev.alloc(10)
-    assert exc.value.errno == errno.ENODEV
-    assert "removed" in str(exc.value)
-    with pytest.raises(pydmak.DmakError) as exc:
-        buf.flush()
-    assert exc.value.errno == errno.ENODEV
-    assert (buf == 0x5A).all()       # the memory stays valid
-    buf[:] = 1
-    buf.freebuffer()
+    shared = pydmak.allocate(8192, dtype="u1", device=dev)
+    for b, value in ((big, 1), (coherent, 2), (buf, 0x5A), (shared, 7)):
+        b[:] = value
+    fd = shared.export()
+    unmapped = dev.alloc(4096)
+    go = multiprocessing.Event()
+    parent, child = multiprocessing.Pipe()
+    reader = multiprocessing.Process(target=_sum_after,
+                                     args=(child, buf, go))
+    reader.start()
+    assert before - mem_available() > 120 << 20
+    try:
+        sh("rmmod", "dmak_sim")      # removes the device dmak is bound to
+        assert not os.path.exists("/dev/dmak0")
+        assert wait_for(lambda: before - mem_available() < 24 << 20), \
+            f"{(before - mem_available()) >> 20} MiB still taken"
+        go.set()
+        assert parent.poll(30) and parent.recv() == 0     # the child's
+        reader.join(10)
+        assert not big.any() and not coherent.any() and not buf.any()
+        buf[:100] = 3               # the file's own page: no harm done
+        assert buf[99] == 3
+        with mmap.mmap(fd, 8192) as m:  # the exported one is all there
+            assert m[:] == b"\x07" * 8192
+        with pytest.raises(pydmak.DmakError) as exc:
+            dev.alloc(10)
+        assert exc.value.errno == errno.ENODEV
+        assert "removed" in str(exc.value)
+        with pytest.raises(pydmak.DmakError) as exc:
+            buf.flush()
+        assert exc.value.errno == errno.ENODEV
+        with pytest.raises(OSError) as exc:          # no new mappings
+            mmap.mmap(dev.fileno(), 4096, offset=unmapped.mmap_offset)
+        assert exc.value.errno == errno.ENODEV
+    finally:
+        go.set()
+        os.close(fd)
+    for b in (big, coherent, buf, shared):
+        b.freebuffer()
+    dev.free(unmapped.handle)
     dev.close()
-    del buf
+    del big, coherent, buf, shared, b
     gc.collect()
     sh("insmod", str(REPO / "kmod" / "dmak_sim.ko"))
     assert [d.path for d in pydmak.devices()] == ["/dev/dmak0"]
