@@ -615,7 +615,8 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 		return -EFAULT;
 	seq = arg.seq;
 	ch = dmak_chan_of(cl->dd, arg.channel);
-	if (!ch || !seq || seq > dmak_chan_last_seq(ch) || arg.flags ||
+	if (!ch || !seq || seq > dmak_chan_last_seq(ch) ||
+	    arg.flags & ~DMAK_WAIT_PEEK ||
 	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
 	/* another file's transfer is not this file's to wait for */
@@ -662,7 +663,8 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 	spin_unlock_irq(&ch->lock);
 	if (ret)
 		return ret;
-	dmak_records_consume(cl, ch->id, seq);
+	if (!(arg.flags & DMAK_WAIT_PEEK))
+		dmak_records_consume(cl, ch->id, seq);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 

@@ -4,7 +4,8 @@
  * its submitter; read() on the device (both channels, in the order they
  * came) or on a channel file (one channel) returns them, and poll()
  * reports POLLIN while any wait. WAIT consumes the records it made
- * redundant. Once the device is gone, poll() adds POLLHUP and POLLERR, and
+ * redundant, unless asked to leave them (DMAK_WAIT_PEEK): one file, one
+ * consumer of its records. Once the device is gone, poll() adds POLLHUP and POLLERR, and
  * read() answers ENODEV when no record is left.
  */
 #include <linux/anon_inodes.h>

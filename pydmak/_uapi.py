@@ -7,7 +7,7 @@ compares sizes, field offsets and ioctl numbers with this module.
 
 import ctypes
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 # dmak_info.flags
 INFO_MM2S = 1 << 0
@@ -123,6 +123,7 @@ ST_ABORTED = 9
 ST_REMOVED = 10
 
 WAIT_FOREVER = 0xFFFFFFFF
+WAIT_PEEK = 1 << 0
 RESULTS = 1024
 
 # dmak_chan_op.op

@@ -478,9 +478,11 @@ class DMAChannel:
 
     # -- waiting ----------------------------------------------------------
 
-    def _wait_once(self, seq: int, timeout_ms: int) -> _uapi.dmak_wait:
+    def _wait_once(self, seq: int, timeout_ms: int,
+                   peek: bool = False) -> _uapi.dmak_wait:
         arg = _uapi.dmak_wait(channel=self._id, seq=seq,
-                              timeout_ms=timeout_ms)
+                              timeout_ms=timeout_ms,
+                              flags=_uapi.WAIT_PEEK if peek else 0)
         ioctl(self._dma.device.fileno(), _uapi.IOC_WAIT, arg)
         return arg
 
@@ -619,7 +621,7 @@ class DMAChannel:
 
     def _ended(self, seq: int) -> bool:
         try:
-            self._wait_once(seq, 0)
+            self._wait_once(seq, 0, peek=True)   # a look: records stay
         except OSError as exc:
             if exc.errno == errno.ETIMEDOUT:
                 return False

@@ -535,7 +535,9 @@ class Worker:
         reserved = [0, 0, 0]
         if self.chance(0.03):
             reserved[self.rng.randrange(3)] = self.u32()
-        self.wait(f, channel, seq, timeout, self.junk32(0, 0.03), reserved)
+        flags = U.WAIT_PEEK if self.chance(0.2) else 0
+        self.wait(f, channel, seq, timeout, self.junk32(flags, 0.03),
+                  reserved)
 
     def act_chan_op(self):
         f = self.pick_file()

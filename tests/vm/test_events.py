@@ -16,6 +16,7 @@ import pytest
 
 import pydmak
 from pydmak import _uapi
+from pydmak._libc import ioctl
 from conftest import live_buffers, wait_for
 
 
@@ -130,6 +131,40 @@ def test_wait_consumes_records(dma, dev):
         dma.recvchannel.wait(10)
         dma.sendchannel.wait(10)
         assert sel.select(timeout=0) == []
+
+
+def _wait_ioctl(dev, channel, seq, flags):
+    arg = _uapi.dmak_wait(channel=channel, seq=seq, timeout_ms=10000,
+                          flags=flags)
+    ioctl(dev.fileno(), _uapi.IOC_WAIT, arg)
+    return arg
+
+
+def test_a_peeking_wait_leaves_the_records_to_read(dma, dev):
+    """WAIT with DMAK_WAIT_PEEK reports the end and leaves the records of
+    the file for a reader; a plain WAIT then consumes them. An unknown
+    flag is EINVAL."""
+    src, dst = _pair(dev)
+    dma.loopback(src, dst)
+    seq = dma.recvchannel._pending[-1]
+    assert _wait_ioctl(dev, _uapi.S2MM, seq, _uapi.WAIT_PEEK).status == \
+        _uapi.ST_OK
+    fd = dma.recvchannel.fileno()
+    os.set_blocking(fd, False)
+    rec = _uapi.dmak_completion()
+    assert os.readv(fd, [rec]) == ctypes.sizeof(rec)     # still there
+    assert (rec.seq, rec.status) == (seq, _uapi.ST_OK)
+    dma.sendchannel.wait(10)
+    dma.loopback(src, dst)
+    seq = dma.recvchannel._pending[-1]
+    _wait_ioctl(dev, _uapi.S2MM, seq, 0)
+    with pytest.raises(BlockingIOError):                 # consumed
+        os.readv(fd, [rec])
+    with pytest.raises(OSError) as exc:
+        _wait_ioctl(dev, _uapi.S2MM, seq, 2)
+    assert exc.value.errno == errno.EINVAL
+    dma.recvchannel.wait(10)
+    dma.sendchannel.wait(10)
 
 
 def test_wait_async(dma, dev):

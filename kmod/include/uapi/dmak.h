@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define DMAK_ABI_VERSION	4
+#define DMAK_ABI_VERSION	5
 
 /* dmak_info.flags: what the IP instance has */
 #define DMAK_INFO_MM2S		(1U << 0)	/* memory-to-stream channel */
@@ -208,6 +208,9 @@ struct dmak_submit {
 
 #define DMAK_WAIT_FOREVER	0xffffffffU
 
+/* dmak_wait.flags */
+#define DMAK_WAIT_PEEK		(1U << 0)	/* leave the records to read() */
+
 /**
  * struct dmak_wait - wait for a transfer (DMAK_IOC_WAIT, read-write)
  * @channel: DMAK_MM2S or DMAK_S2MM
@@ -216,7 +219,7 @@ struct dmak_submit {
  * @bytes: out: bytes transferred (S2MM: received)
  * @status: out: DMAK_ST_*
  * @dmasr: out: DMASR as the transfer ended
- * @flags: zero (none defined yet)
+ * @flags: DMAK_WAIT_PEEK, or zero
  * @reserved: zero
  *
  * Returns 0 once the transfer ended, whatever its status; ETIMEDOUT if it
@@ -224,8 +227,10 @@ struct dmak_submit {
  * (where its handler has SA_RESTART, WAIT starts again, whole timeout);
  * ENOENT if its result is no longer kept (DMAK_RESULTS later transfers
  * ended on the channel: SUBMIT keeps any transfer's result until it ended
- * and a WAIT could see it). Pending completion records of this file
- * for the channel up to @seq are consumed.
+ * and a WAIT could see it). Once it ended, this file's completion
+ * records of the channel up to @seq are consumed (read() and poll() see
+ * them no more), unless @flags has DMAK_WAIT_PEEK: then they stay for a
+ * reader of the file.
  */
 struct dmak_wait {
 	__u32 channel;
