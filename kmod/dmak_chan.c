@@ -386,6 +386,62 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan)
 }
 
 /*
+ * Whether a reset of the core would end another file's work: a transfer
+ * it has on the hardware, or queued too (@queued), or its capture.
+ */
+static bool dmak_others_busy(struct dmak_client *cl, bool queued)
+{
+	struct dmak_req *req;
+	struct dmak_chan *ch;
+	bool busy = false;
+	int i;
+
+	for (i = 0; i < 2 && !busy; i++) {
+		ch = &cl->dd->chan[i];
+		if (!dmak_chan_present(ch))
+			continue;
+		spin_lock_irq(&ch->lock);
+		busy = ch->cap && ch->cap->cl != cl;
+		list_for_each_entry(req, &ch->queue, node)
+			if (req->cl != cl && (queued || req->started))
+				busy = true;
+		spin_unlock_irq(&ch->lock);
+	}
+	return busy;
+}
+
+/*
+ * Whether @cl may reset the core, asked with the channels halting (so no
+ * transfer starts meanwhile): with CAP_SYS_RAWIO always; else if no other
+ * file has work the reset would end. RESET (@cancel false) ends queued
+ * transfers too, and may also recover a channel halted on an error
+ * (EPERM otherwise); CANCEL of a running transfer ends only running ones
+ * (EBUSY otherwise).
+ */
+static int dmak_reset_allowed(struct dmak_client *cl, bool cancel)
+{
+	struct dmak_dev *dd = cl->dd;
+
+	if (!cancel && (READ_ONCE(dd->chan[DMAK_MM2S].error) ||
+			READ_ONCE(dd->chan[DMAK_S2MM].error)))
+		return 0;
+	if (!dmak_others_busy(cl, !cancel) || capable(CAP_SYS_RAWIO))
+		return 0;
+	return cancel ? -EBUSY : -EPERM;
+}
+
+/* Ends the transfers not yet started that were queued up to @upto. */
+static void dmak_chan_end_queued_upto(struct dmak_chan *ch, u32 status,
+				      u64 upto)
+{
+	struct dmak_req *req, *tmp;
+
+	list_for_each_entry_safe(req, tmp, &ch->queue, node)
+		if (!req->started && req->seq <= upto)
+			dmak_chan_end(ch, req, status, 0, 0);
+}
+
+/*
  * Resets the core. Transfers that completed meanwhile end as they did;
  * those still on the hardware end with DMAK_ST_CANCELLED if CANCEL asked
  * for them, else with @status; queued ones too unless @keep_queued, in
@@ -396,11 +452,18 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan)
  * buffers (the engine may still write to them) and both channels halt
  * with DMAK_ST_RESET until a RESET succeeds; on removal they end with
  * DMAK_ST_REMOVED and their buffers are never given back.
+ *
+ * Queued transfers end only if they were queued when the reset began;
+ * those submitted meanwhile start after it. With @asker, the reset is a
+ * file's request: it is refused (EPERM, EBUSY: dmak_reset_allowed()) if
+ * it would end another file's work, checked once no transfer can start.
  */
-int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
+static int dmak_dev_reset_as(struct dmak_dev *dd, u32 status,
+			     bool keep_queued, struct dmak_client *asker)
 {
 	struct dmak_capture *cap = NULL;
 	bool needed = !keep_queued;
+	u64 upto[2] = { 0, 0 };
 	struct dmak_chan *ch;
 	struct dmak_req *req;
 	int i, ret = 0;
@@ -428,7 +491,23 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		list_for_each_entry(req, &ch->queue, node)
 			if (req->started && req->cancel)
 				needed = true;
+		upto[i] = ch->last_seq;
 		spin_unlock_irq(&ch->lock);
+	}
+	if (asker && needed)
+		ret = dmak_reset_allowed(asker, keep_queued);
+	if (ret) {
+		for (i = 0; i < 2; i++) {
+			ch = &dd->chan[i];
+			if (!dmak_chan_present(ch))
+				continue;
+			spin_lock_irq(&ch->lock);
+			ch->halting = false;
+			dmak_chan_kick(ch);
+			spin_unlock_irq(&ch->lock);
+		}
+		mutex_unlock(&dd->reset_lock);
+		return ret;
 	}
 	if (needed)
 		ret = dmak_hw_reset(dd);
@@ -448,7 +527,7 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 		if (needed)
 			dmak_chan_end_started(ch, status, ret != 0);
 		if (!keep_queued)
-			dmak_chan_end_queued(ch, status, 0);
+			dmak_chan_end_queued_upto(ch, status, upto[i]);
 		/*
 		 * A core that did not come out of reset as it goes away may
 		 * still run: its capture buffer and ring stay as they are.
@@ -469,6 +548,11 @@ int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 	if (ret)
 		dev_err(dd->hw, "engine did not come out of reset: %d\n", ret);
 	return ret;
+}
+
+int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
+{
+	return dmak_dev_reset_as(dd, status, keep_queued, NULL);
 }
 
 /* Before @dd may go: no handler runs, no reaping is left to do. */
@@ -670,45 +754,6 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 
 /* RESET, CANCEL, STOP, START, STATUS */
 
-/*
- * Whether a reset of the core would end another file's work: a transfer
- * it has on the hardware, or queued too (@queued), or its capture.
- */
-static bool dmak_others_busy(struct dmak_client *cl, bool queued)
-{
-	struct dmak_req *req;
-	struct dmak_chan *ch;
-	bool busy = false;
-	int i;
-
-	for (i = 0; i < 2 && !busy; i++) {
-		ch = &cl->dd->chan[i];
-		if (!dmak_chan_present(ch))
-			continue;
-		spin_lock_irq(&ch->lock);
-		busy = ch->cap && ch->cap->cl != cl;
-		list_for_each_entry(req, &ch->queue, node)
-			if (req->cl != cl && (queued || req->started))
-				busy = true;
-		spin_unlock_irq(&ch->lock);
-	}
-	return busy;
-}
-
-/*
- * RESET ends every file's transfers: allowed to recover a channel halted
- * on an error, when no other file has work on the core, or with
- * CAP_SYS_RAWIO.
- */
-static bool dmak_may_reset(struct dmak_client *cl)
-{
-	struct dmak_dev *dd = cl->dd;
-
-	return READ_ONCE(dd->chan[DMAK_MM2S].error) ||
-	       READ_ONCE(dd->chan[DMAK_S2MM].error) ||
-	       !dmak_others_busy(cl, true) || capable(CAP_SYS_RAWIO);
-}
-
 static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 			     u64 seq)
 {
@@ -725,9 +770,6 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 	if (!req->started)
 		return 0;
 
-	/* Stopping a running transfer resets the core under the others'. */
-	if (dmak_others_busy(cl, false) && !capable(CAP_SYS_RAWIO))
-		return -EBUSY;
 	spin_lock_irq(&ch->lock);
 	req = dmak_chan_find(ch, cl, seq);	/* it may have ended meanwhile */
 	if (!IS_ERR(req))
@@ -735,8 +777,19 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 	spin_unlock_irq(&ch->lock);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
-	/* Only a reset stops a running transfer, unless it ends first. */
-	ret = dmak_dev_reset(ch->dd, DMAK_ST_RESET, true);
+	/*
+	 * Only a reset stops a running transfer, unless it ends first; it
+	 * would end the others' running transfers too (EBUSY).
+	 */
+	ret = dmak_dev_reset_as(ch->dd, DMAK_ST_RESET, true, cl);
+	if (ret == -EBUSY) {
+		spin_lock_irq(&ch->lock);
+		req = dmak_chan_find(ch, cl, seq);
+		if (!IS_ERR(req))
+			req->cancel = false;
+		spin_unlock_irq(&ch->lock);
+		return ret;
+	}
 	/* one that ended first may be reported by the sync work */
 	flush_work(&ch->sync_work);
 	spin_lock_irq(&ch->lock);
@@ -806,8 +859,7 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	case DMAK_OP_STATUS:
 		break;
 	case DMAK_OP_RESET:
-		ret = dmak_may_reset(cl) ?
-		      dmak_dev_reset(cl->dd, DMAK_ST_RESET, false) : -EPERM;
+		ret = dmak_dev_reset_as(cl->dd, DMAK_ST_RESET, false, cl);
 		break;
 	case DMAK_OP_CANCEL:
 		if (!op.seq)
