@@ -18,13 +18,8 @@ MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE = 1
 MAP_FAILED = ctypes.c_void_p(-1).value
 
-_ioctl = libc.ioctl
-_ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
-_ioctl.restype = ctypes.c_int
-_mmap = libc.mmap
-_mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
-                  ctypes.c_int, ctypes.c_int, ctypes.c_long]
-_mmap.restype = ctypes.c_void_p
+# ioctl() and mmap() as pydmak declares them, errno kept
+from pydmak._libc import _ioctl, _mmap  # noqa: E402
 _munmap = libc.munmap
 _munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _mprotect = libc.mprotect
