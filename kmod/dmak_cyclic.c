@@ -12,6 +12,7 @@
  */
 #include <linux/bitfield.h>
 #include <linux/dma-mapping.h>
+#include <linux/iopoll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -147,13 +148,27 @@ static void dmak_cyclic_arm(struct dmak_chan *ch, struct dmak_capture *cap)
 	cap->starting = false;
 }
 
+/*
+ * DMASR, read under the channel lock as long as the device is there (see
+ * dmak_chan_set_stopped()); once it is gone, remove's reset halted it.
+ */
+static u32 dmak_chan_sr_live(struct dmak_chan *ch)
+{
+	u32 sr = DMAK_SR_HALTED;
+
+	spin_lock_irq(&ch->lock);
+	if (!READ_ONCE(ch->dd->dead) && dmak_chan_read(ch, DMAK_DMASR, &sr))
+		sr = 0;
+	spin_unlock_irq(&ch->lock);
+	return sr;
+}
+
 static int dmak_chan_wait_halted(struct dmak_chan *ch)
 {
 	u32 sr;
 
-	return regmap_read_poll_timeout(ch->dd->regmap, ch->base + DMAK_DMASR,
-					sr, sr & DMAK_SR_HALTED, 10,
-					DMAK_HALT_TIMEOUT_US);
+	return read_poll_timeout(dmak_chan_sr_live, sr, sr & DMAK_SR_HALTED,
+				 10, DMAK_HALT_TIMEOUT_US, false, ch);
 }
 
 /* Checks START's arguments; makes the capture with its references. */
@@ -313,7 +328,7 @@ static int dmak_cyclic_stop(struct dmak_chan *ch, struct dmak_client *cl)
 		dmak_chan_write(ch, DMAK_DMACR, dmak_sg_cr(ch) & ~DMAK_CR_RS);
 	spin_unlock_irq(&ch->lock);
 
-	halted = READ_ONCE(ch->dd->dead) ? 0 : dmak_chan_wait_halted(ch);
+	halted = dmak_chan_wait_halted(ch);
 	if (halted) {
 		/*
 		 * Still writing: only a reset stops it before the buffer goes.
