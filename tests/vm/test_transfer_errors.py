@@ -103,8 +103,10 @@ def test_bad_wait(dev, handle):
     assert _errno(lambda: _wait(dev, 1, channel=5)) == errno.EINVAL
     seq = _submit(dev, _x(handle, length=64),
                   _x(handle, channel=_uapi.S2MM, length=64))[0]
-    assert _errno(lambda: _wait(dev, seq, timeout_ms=10000, flags=1)) == \
-        errno.EINVAL
+    for flag in (2, 1 << 31):           # only DMAK_WAIT_PEEK is known
+        assert _errno(lambda: _wait(dev, seq, timeout_ms=10000,
+                                    flags=flag | _uapi.WAIT_PEEK)) == \
+            errno.EINVAL
     assert _errno(lambda: _wait(dev, seq, timeout_ms=10000,
                                 reserved=(ctypes.c_uint32 * 3)(0, 0, 1))) \
         == errno.EINVAL
