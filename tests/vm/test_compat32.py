@@ -200,7 +200,7 @@ def bad_calls_from_64_bit(index):
         call("wait-seq-never-given", u.IOC_WAIT,
              u.dmak_wait(channel=u.S2MM, seq=1 << 40))
         call("wait-flags", u.IOC_WAIT,
-             u.dmak_wait(channel=u.S2MM, seq=1, flags=1))
+             u.dmak_wait(channel=u.S2MM, seq=1, flags=u.WAIT_PEEK << 1))
         call("chan-op-flags", u.IOC_CHAN_OP,
              u.dmak_chan_op(channel=u.MM2S, flags=1))
         call("chan-op-unknown-op", u.IOC_CHAN_OP,

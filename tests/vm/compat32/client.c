@@ -683,7 +683,7 @@ static void bad_arguments(void)
 				      .seq = 1ULL << 40 });
 	BAD_IOCTL("wait-flags", DMAK_IOC_WAIT, EINVAL,
 		  (struct dmak_wait){ .channel = DMAK_S2MM, .seq = 1,
-				      .flags = 1 });
+				      .flags = DMAK_WAIT_PEEK << 1 });
 	BAD_IOCTL("chan-op-flags", DMAK_IOC_CHAN_OP, EINVAL,
 		  (struct dmak_chan_op){ .channel = DMAK_MM2S, .flags = 1 });
 	BAD_IOCTL("chan-op-unknown-op", DMAK_IOC_CHAN_OP, EINVAL,
