@@ -18,7 +18,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/regmap.h>
-#include <linux/rwsem.h>
+#include <linux/srcu.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -250,9 +250,11 @@ struct dmak_chan {
  * @clients_lock: guards @clients and @users
  * @clients: the open files, so that remove wakes their readers
  * @users: the accounts of the users with open files (or their buffers)
- * @mem_sem: read-held by what uses buffer memory through the device (the
- *	ALLOC, SYNC, SUBMIT, EXPORT, IMPORT and CYCLIC ioctls, mmap); remove
- *	takes it for writing to set @unplugged
+ * @mem_srcu: read by what uses buffer memory through the device (the
+ *	ALLOC, SYNC, SUBMIT, EXPORT, IMPORT and CYCLIC ioctls, mmap): remove
+ *	sets @unplugged, then waits for them. SRCU, not a rw_semaphore: its
+ *	readers fault on user memory (mmap_lock), and mmap() reads it under
+ *	mmap_lock, so a waiting writer would deadlock the two
  * @unplugged: remove took the buffers' memory back (dmak_bufs_unplug())
  * @stuck: the core did not come out of reset as the device went away, so
  *	the engine may still write to buffers: their memory stays
@@ -285,7 +287,7 @@ struct dmak_dev {
 	spinlock_t clients_lock;	/* @clients, @users */
 	struct list_head clients;
 	struct list_head users;
-	struct rw_semaphore mem_sem;
+	struct srcu_struct mem_srcu;
 	bool unplugged;
 	bool stuck;
 	struct mutex mem_lock;		/* @mem_bufs, @vmas */

@@ -324,9 +324,8 @@ void dmak_bufs_unplug(struct dmak_dev *dd)
 	struct dmak_buf *buf;
 
 	/* what uses memory through the device has finished, and will not */
-	down_write(&dd->mem_sem);
-	dd->unplugged = true;
-	up_write(&dd->mem_sem);
+	WRITE_ONCE(dd->unplugged, true);
+	synchronize_srcu(&dd->mem_srcu);
 	if (dd->stuck)
 		return;
 	dmak_vmas_revoke(dd);

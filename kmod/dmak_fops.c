@@ -174,7 +174,7 @@ static long dmak_ioctl_sync(struct dmak_client *cl, void __user *uarg)
 	return dmak_buf_sync(cl, &arg);
 }
 
-/* The ioctls that use buffer memory through the device (see @mem_sem). */
+/* The ioctls that use buffer memory through the device (see @mem_srcu). */
 static bool dmak_ioctl_uses_memory(unsigned int cmd)
 {
 	switch (cmd) {
@@ -228,6 +228,7 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct dmak_client *cl = file->private_data;
 	struct dmak_dev *dd = cl->dd;
 	long ret;
+	int idx;
 
 	/* Once the hardware is gone, only INFO, FREE and WAIT still work. */
 	if (READ_ONCE(dd->dead) && cmd != DMAK_IOC_INFO &&
@@ -236,12 +237,12 @@ static long dmak_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (!dmak_ioctl_uses_memory(cmd))
 		return dmak_ioctl_call(cl, cmd, (void __user *)arg);
 	/* remove waits for these before it takes the memory back */
-	down_read(&dd->mem_sem);
-	if (dd->unplugged)
+	idx = srcu_read_lock(&dd->mem_srcu);
+	if (READ_ONCE(dd->unplugged))
 		ret = -ENODEV;
 	else
 		ret = dmak_ioctl_call(cl, cmd, (void __user *)arg);
-	up_read(&dd->mem_sem);
+	srcu_read_unlock(&dd->mem_srcu, idx);
 	return ret;
 }
 
@@ -249,11 +250,12 @@ static int dmak_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct dmak_client *cl = file->private_data;
 	int ret = -ENODEV;
+	int idx;
 
-	down_read(&cl->dd->mem_sem);
-	if (!READ_ONCE(cl->dd->dead) && !cl->dd->unplugged)
+	idx = srcu_read_lock(&cl->dd->mem_srcu);
+	if (!READ_ONCE(cl->dd->dead) && !READ_ONCE(cl->dd->unplugged))
 		ret = dmak_buf_mmap(cl, vma);
-	up_read(&cl->dd->mem_sem);
+	srcu_read_unlock(&cl->dd->mem_srcu, idx);
 	return ret;
 }
 

@@ -395,6 +395,7 @@ static void dmak_dev_free(struct dmak_dev *dd)
 	kfree(dd->chan[DMAK_S2MM].results);
 	mutex_destroy(&dd->mem_lock);
 	mutex_destroy(&dd->reset_lock);
+	cleanup_srcu_struct(&dd->mem_srcu);
 	dmak_ident_free(dd);
 	kfree(dd);
 }
@@ -419,13 +420,17 @@ static int dmak_probe(struct platform_device *pdev)
 	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
 	if (!dd)
 		return -ENOMEM;
+	ret = init_srcu_struct(&dd->mem_srcu);
+	if (ret) {
+		kfree(dd);
+		return ret;
+	}
 	dd->hw = hw;
 	xa_init_flags(&dd->bufs, XA_FLAGS_ALLOC1);
 	mutex_init(&dd->reset_lock);
 	spin_lock_init(&dd->clients_lock);
 	INIT_LIST_HEAD(&dd->clients);
 	INIT_LIST_HEAD(&dd->users);
-	init_rwsem(&dd->mem_sem);
 	mutex_init(&dd->mem_lock);
 	INIT_LIST_HEAD(&dd->mem_bufs);
 	INIT_LIST_HEAD(&dd->vmas);

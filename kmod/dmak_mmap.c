@@ -110,7 +110,7 @@ int dmak_buf_map_user(struct dmak_buf *buf, struct vm_area_struct *vma)
 /*
  * Maps the buffer whose handle is the page offset of @vma. The mapping may
  * be shorter than the buffer, never longer; it always starts at byte 0.
- * The caller holds @mem_sem and found the device not unplugged.
+ * The caller reads @mem_srcu and found the device not unplugged.
  */
 int dmak_buf_mmap(struct dmak_client *cl, struct vm_area_struct *vma)
 {
