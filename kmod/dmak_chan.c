@@ -386,6 +386,29 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan)
 }
 
 /*
+ * @cl's transfer @seq of @ch if it is queued (with ch->lock held); else
+ * ENOENT if it is another file's (not this file's to see) or was never
+ * given out, EALREADY if it ended.
+ */
+static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
+				       struct dmak_client *cl, u64 seq)
+{
+	struct dmak_result *r = &ch->results[seq % DMAK_RESULTS];
+	struct dmak_req *req;
+
+	lockdep_assert_held(&ch->lock);
+	list_for_each_entry(req, &ch->queue, node)
+		if (req->seq == seq)
+			return req->cl == cl ? req : ERR_PTR(-ENOENT);
+	list_for_each_entry(req, &ch->syncing, node)
+		if (req->seq == seq)
+			return ERR_PTR(req->cl == cl ? -EALREADY : -ENOENT);
+	if (r->seq == seq && r->cl != cl)
+		return ERR_PTR(-ENOENT);
+	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
+}
+
+/*
  * Whether a reset of the core would end another file's work: a transfer
  * it has on the hardware, or queued too (@queued), or its capture.
  */
@@ -442,6 +465,27 @@ static void dmak_chan_end_queued_upto(struct dmak_chan *ch, u32 status,
 }
 
 /*
+ * The last seq given out on each channel, under both channels' locks at
+ * once, as a batch is queued (dmak_enqueue()): a batch is either wholly
+ * before the note or wholly after it.
+ */
+static void dmak_chans_note_queued(struct dmak_dev *dd, u64 upto[2])
+{
+	int i;
+
+	local_irq_disable();
+	for (i = 0; i < 2; i++)
+		if (dmak_chan_present(&dd->chan[i]))
+			spin_lock_nested(&dd->chan[i].lock, i);
+	for (i = 0; i < 2; i++)
+		upto[i] = dd->chan[i].last_seq;
+	for (i = 1; i >= 0; i--)
+		if (dmak_chan_present(&dd->chan[i]))
+			spin_unlock(&dd->chan[i].lock);
+	local_irq_enable();
+}
+
+/*
  * Resets the core. Transfers that completed meanwhile end as they did;
  * those still on the hardware end with DMAK_ST_CANCELLED if CANCEL asked
  * for them, else with @status; queued ones too unless @keep_queued, in
@@ -456,18 +500,28 @@ static void dmak_chan_end_queued_upto(struct dmak_chan *ch, u32 status,
  * Queued transfers end only if they were queued when the reset began;
  * those submitted meanwhile start after it. With @asker, the reset is a
  * file's request: it is refused (EPERM, EBUSY: dmak_reset_allowed()) if
- * it would end another file's work, checked once no transfer can start.
+ * it would end another file's work, checked again once no transfer can
+ * start. With @target, it is @asker's CANCEL of transfer @seq there: the
+ * reset happens only if that one still runs, and ends it CANCELLED.
  */
 static int dmak_dev_reset_as(struct dmak_dev *dd, u32 status,
-			     bool keep_queued, struct dmak_client *asker)
+			     bool keep_queued, struct dmak_client *asker,
+			     struct dmak_chan *target, u64 seq)
 {
 	struct dmak_capture *cap = NULL;
+	bool flagged = false, runs = false;
 	bool needed = !keep_queued;
 	u64 upto[2] = { 0, 0 };
 	struct dmak_chan *ch;
 	struct dmak_req *req;
 	int i, ret = 0;
 
+	/* A refusal known at once holds no one's channel up. */
+	if (asker) {
+		ret = dmak_reset_allowed(asker, keep_queued);
+		if (ret)
+			return ret;
+	}
 	mutex_lock(&dd->reset_lock);
 	/* Once the device is gone, only remove's own reset may end them. */
 	if (READ_ONCE(dd->dead) && status != DMAK_ST_REMOVED) {
@@ -490,12 +544,27 @@ static int dmak_dev_reset_as(struct dmak_dev *dd, u32 status,
 		__dmak_chan_service(ch);
 		list_for_each_entry(req, &ch->queue, node)
 			if (req->started && req->cancel)
-				needed = true;
-		upto[i] = ch->last_seq;
+				flagged = true;	/* a closing file's */
+		if (ch == target) {
+			req = dmak_chan_find(ch, asker, seq);
+			runs = !IS_ERR(req) && req->started;
+		}
 		spin_unlock_irq(&ch->lock);
 	}
+	needed = needed || flagged || runs;
+	dmak_chans_note_queued(dd, upto);
 	if (asker && needed)
 		ret = dmak_reset_allowed(asker, keep_queued);
+	if (!ret && runs) {
+		/* found again: it may have ended since (the IRQ still runs) */
+		spin_lock_irq(&target->lock);
+		req = dmak_chan_find(target, asker, seq);
+		if (!IS_ERR(req) && req->started)
+			req->cancel = true;
+		else if (!flagged)
+			needed = false;
+		spin_unlock_irq(&target->lock);
+	}
 	if (ret) {
 		for (i = 0; i < 2; i++) {
 			ch = &dd->chan[i];
@@ -552,7 +621,7 @@ static int dmak_dev_reset_as(struct dmak_dev *dd, u32 status,
 
 int dmak_dev_reset(struct dmak_dev *dd, u32 status, bool keep_queued)
 {
-	return dmak_dev_reset_as(dd, status, keep_queued, NULL);
+	return dmak_dev_reset_as(dd, status, keep_queued, NULL, NULL, 0);
 }
 
 /* Before @dd may go: no handler runs, no reaping is left to do. */
@@ -664,29 +733,6 @@ static bool dmak_chan_ended(struct dmak_chan *ch, u64 seq)
 	return ended;
 }
 
-/*
- * @cl's transfer @seq of @ch if it is queued (with ch->lock held); else
- * ENOENT if it is another file's (not this file's to see) or was never
- * given out, EALREADY if it ended.
- */
-static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
-				       struct dmak_client *cl, u64 seq)
-{
-	struct dmak_result *r = &ch->results[seq % DMAK_RESULTS];
-	struct dmak_req *req;
-
-	lockdep_assert_held(&ch->lock);
-	list_for_each_entry(req, &ch->queue, node)
-		if (req->seq == seq)
-			return req->cl == cl ? req : ERR_PTR(-ENOENT);
-	list_for_each_entry(req, &ch->syncing, node)
-		if (req->seq == seq)
-			return ERR_PTR(req->cl == cl ? -EALREADY : -ENOENT);
-	if (r->seq == seq && r->cl != cl)
-		return ERR_PTR(-ENOENT);
-	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
-}
-
 long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 {
 	struct dmak_result *r;
@@ -770,30 +816,17 @@ static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 	if (!req->started)
 		return 0;
 
-	spin_lock_irq(&ch->lock);
-	req = dmak_chan_find(ch, cl, seq);	/* it may have ended meanwhile */
-	if (!IS_ERR(req))
-		req->cancel = true;
-	spin_unlock_irq(&ch->lock);
-	if (IS_ERR(req))
-		return PTR_ERR(req);
 	/*
 	 * Only a reset stops a running transfer, unless it ends first; it
 	 * would end the others' running transfers too (EBUSY).
 	 */
-	ret = dmak_dev_reset_as(ch->dd, DMAK_ST_RESET, true, cl);
-	if (ret == -EBUSY) {
-		spin_lock_irq(&ch->lock);
-		req = dmak_chan_find(ch, cl, seq);
-		if (!IS_ERR(req))
-			req->cancel = false;
-		spin_unlock_irq(&ch->lock);
+	ret = dmak_dev_reset_as(ch->dd, DMAK_ST_RESET, true, cl, ch, seq);
+	if (ret)
 		return ret;
-	}
 	/* one that ended first may be reported by the sync work */
 	flush_work(&ch->sync_work);
 	spin_lock_irq(&ch->lock);
-	if (!ret && ch->results[seq % DMAK_RESULTS].seq == seq &&
+	if (ch->results[seq % DMAK_RESULTS].seq == seq &&
 	    ch->results[seq % DMAK_RESULTS].status != DMAK_ST_CANCELLED)
 		ret = -EALREADY;
 	spin_unlock_irq(&ch->lock);
@@ -859,7 +892,8 @@ long dmak_ioctl_chan_op(struct dmak_client *cl, void __user *uarg)
 	case DMAK_OP_STATUS:
 		break;
 	case DMAK_OP_RESET:
-		ret = dmak_dev_reset_as(cl->dd, DMAK_ST_RESET, false, cl);
+		ret = dmak_dev_reset_as(cl->dd, DMAK_ST_RESET, false, cl, NULL,
+					0);
 		break;
 	case DMAK_OP_CANCEL:
 		if (!op.seq)

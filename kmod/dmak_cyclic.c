@@ -248,6 +248,9 @@ static int dmak_cyclic_start(struct dmak_chan *ch, struct dmak_client *cl,
 	spin_lock_irq(&ch->lock);
 	if (ch->cap != cap) {
 		ret = -EIO;	/* a reset ended it meanwhile */
+	} else if (READ_ONCE(ch->dd->dead)) {
+		ch->cap = NULL;	/* never armed: the engine never saw it */
+		ret = -ENODEV;
 	} else if (ret) {
 		ch->cap = NULL;
 		ret = -ETIMEDOUT;
@@ -340,7 +343,12 @@ static int dmak_cyclic_stop(struct dmak_chan *ch, struct dmak_client *cl)
 		return dmak_dev_reset(ch->dd, DMAK_ST_RESET, false);
 	}
 	spin_lock_irq(&ch->lock);
-	if (ch->cap != cap) {		/* a reset ended it meanwhile */
+	/*
+	 * A reset ended it meanwhile; or the device is going, and only
+	 * remove's reset, once it stopped the engine, may end it (never if
+	 * the core does not come out of reset: its buffer stays).
+	 */
+	if (ch->cap != cap || READ_ONCE(ch->dd->dead)) {
 		spin_unlock_irq(&ch->lock);
 		return 0;
 	}

@@ -141,10 +141,6 @@ long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg)
 		get_dma_buf(dmabuf);
 		dmak_buf_put(buf);
 	} else {
-		/* remove leaves its memory to the importers */
-		mutex_lock(&cl->dd->mem_lock);
-		buf->exported = true;
-		mutex_unlock(&cl->dd->mem_lock);
 		info.ops = &dmak_export_ops;
 		info.size = buf->alloc_size;
 		info.flags = O_RDWR;
@@ -154,6 +150,10 @@ long dmak_ioctl_export(struct dmak_client *cl, void __user *uarg)
 			dmak_buf_put(buf);
 			return PTR_ERR(dmabuf);
 		}
+		/* remove leaves its memory to the importers */
+		mutex_lock(&cl->dd->mem_lock);
+		buf->exported = true;
+		mutex_unlock(&cl->dd->mem_lock);
 	}
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	arg.fd = fd;
