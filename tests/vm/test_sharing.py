@@ -97,6 +97,24 @@ def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
     assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_CANCELLED
 
 
+def test_a_refused_cancel_leaves_the_transfer_as_it_was(two):
+    """After an EBUSY CANCEL, the transfer still runs and nothing marks it
+    cancelled: a RESET that may end it (root's) ends it RESET."""
+    mine, theirs, (my_buf, their_buf) = two
+    receive = _submit(mine, my_buf, _uapi.S2MM)      # runs: no data
+    sim_fault("mm2s stall")
+    stuck = _submit(theirs, their_buf, _uapi.MM2S)   # runs, never ends
+    assert wait_for(lambda: _op(theirs, _uapi.MM2S,
+                                _uapi.OP_STATUS).queued == 1)
+    for _ in range(3):
+        assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
+                                      receive)) == errno.EBUSY
+    assert _op(mine, _uapi.S2MM, _uapi.OP_STATUS).queued == 1
+    _op(theirs, _uapi.MM2S, _uapi.OP_RESET)         # root may
+    assert _result(mine, _uapi.S2MM, receive) == _uapi.ST_RESET
+    assert _result(theirs, _uapi.MM2S, stuck) == _uapi.ST_RESET
+
+
 def _errno_of(fn):
     with pytest.raises(OSError) as exc:
         fn()
