@@ -387,8 +387,9 @@ void dmak_chan_end_started(struct dmak_chan *ch, u32 status, bool orphan)
 
 /*
  * @cl's transfer @seq of @ch if it is queued (with ch->lock held); else
- * ENOENT if it is another file's (not this file's to see) or was never
- * given out, EALREADY if it ended.
+ * EALREADY if it ended and its result is kept, ENOENT if it is another
+ * file's (not this file's to see), was never given out, or ended so long
+ * ago that its result is not kept (whose it was is not known then).
  */
 static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
 				       struct dmak_client *cl, u64 seq)
@@ -403,9 +404,9 @@ static struct dmak_req *dmak_chan_find(struct dmak_chan *ch,
 	list_for_each_entry(req, &ch->syncing, node)
 		if (req->seq == seq)
 			return ERR_PTR(req->cl == cl ? -EALREADY : -ENOENT);
-	if (r->seq == seq && r->cl != cl)
-		return ERR_PTR(-ENOENT);
-	return ERR_PTR(seq <= ch->last_seq ? -EALREADY : -ENOENT);
+	if (r->seq == seq)
+		return ERR_PTR(r->cl == cl ? -EALREADY : -ENOENT);
+	return ERR_PTR(-ENOENT);
 }
 
 /*

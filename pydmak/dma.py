@@ -736,7 +736,9 @@ class DMAChannel:
             try:
                 self._op(_uapi.OP_CANCEL, seq, what="CANCEL")
             except DmakError as exc:
-                if exc.errno != errno.EALREADY:
+                # ended: lately (EALREADY), or so long ago that its
+                # result is not kept (ENOENT)
+                if exc.errno not in (errno.EALREADY, errno.ENOENT):
                     raise
         self._pending.clear()
 
