@@ -13,7 +13,8 @@ every errno must be one that docs/driver.md lists for the call
 (``contract.py``). Meanwhile the runner kills ``--kills`` of them with
 SIGKILL mid-run (each is replaced by a new one that makes the calls it
 had left) and takes a process that reports no progress for ``--stall``
-seconds for hung: its kernel stack goes in the report and it is killed.
+seconds (STARTUP_S before its first calls) for hung: its kernel stack
+goes in the report and it is killed.
 Once they are all gone, ``checks.py`` requires the buffers back to
 ``0 0``, no transfer queued, a loopback through both devices with every
 byte compared, ``rmmod dmak dmak_sim`` to work (the modules are loaded
@@ -50,6 +51,7 @@ if str(REPO) not in sys.path:           # the tree's pydmak, as run as a
 import checks  # noqa: E402
 
 DEVICES = (0, 1)
+STARTUP_S = 600         # a worker's time to its first calls
 
 
 @dataclasses.dataclass
@@ -215,11 +217,15 @@ class Runner:
         """Kills a process due to be killed or that stalled."""
         if proc.popen.poll() is not None or proc.killed:
             return
-        if now - proc.heard > self.cfg.stall:
+        # Starting (Python and numpy imported over the guest's 9p, on a
+        # debug kernel, on a busy host) may take minutes; a call, never.
+        limit = self.cfg.stall if proc.progress else max(self.cfg.stall,
+                                                          STARTUP_S)
+        if now - proc.heard > limit:
             stack = self.kill(proc, "stalled")
             self.runner_problems.append(
                 f"hang: worker {proc.wid} made no progress for "
-                f"{self.cfg.stall:.0f} s after {proc.progress} calls; "
+                f"{limit:.0f} s after {proc.progress} calls; "
                 f"kernel stacks:\n{stack}")
             return
         if proc not in self.slots:
