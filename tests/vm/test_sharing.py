@@ -75,13 +75,21 @@ def test_reset_ends_everyones_work_so_it_is_limited(two):
     assert not _op(mine, _uapi.MM2S, _uapi.OP_STATUS).error
 
 
-def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
+def _running_side_by_side(two):
+    """A receive of mine and a send of theirs, both running: (receive,
+    stuck)."""
     mine, theirs, (my_buf, their_buf) = two
     receive = _submit(mine, my_buf, _uapi.S2MM)      # runs: no data
     sim_fault("mm2s stall")
     stuck = _submit(theirs, their_buf, _uapi.MM2S)   # runs, never ends
     assert wait_for(lambda: _op(theirs, _uapi.MM2S,
                                 _uapi.OP_STATUS).queued == 1)
+    return receive, stuck
+
+
+def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
+    mine, theirs, (my_buf, their_buf) = two
+    receive, stuck = _running_side_by_side(two)
     assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
                                   receive)) == errno.EBUSY
     # Nor may they touch mine: not theirs to see.
@@ -100,12 +108,8 @@ def test_cancel_of_a_running_transfer_beside_anothers_is_limited(two):
 def test_a_refused_cancel_leaves_the_transfer_as_it_was(two):
     """After an EBUSY CANCEL, the transfer still runs and nothing marks it
     cancelled: a RESET that may end it (root's) ends it RESET."""
-    mine, theirs, (my_buf, their_buf) = two
-    receive = _submit(mine, my_buf, _uapi.S2MM)      # runs: no data
-    sim_fault("mm2s stall")
-    stuck = _submit(theirs, their_buf, _uapi.MM2S)   # runs, never ends
-    assert wait_for(lambda: _op(theirs, _uapi.MM2S,
-                                _uapi.OP_STATUS).queued == 1)
+    mine, theirs, _ = two
+    receive, stuck = _running_side_by_side(two)
     for _ in range(3):
         assert as_nobody(lambda: _op(mine, _uapi.S2MM, _uapi.OP_CANCEL,
                                       receive)) == errno.EBUSY
