@@ -28,6 +28,14 @@ DMAK_IMPORT_NS_DMA_BUF;
 
 /* exporting */
 
+/* The attachment is the exporting device's own. */
+static bool dmak_export_is_own(struct dma_buf_attachment *at)
+{
+	struct dmak_buf *buf = at->dmabuf->priv;
+
+	return at->dev == buf->owner->dd->hw;
+}
+
 static struct sg_table *dmak_export_map(struct dma_buf_attachment *at,
 					enum dma_data_direction dir)
 {
@@ -48,6 +56,18 @@ static struct sg_table *dmak_export_map(struct dma_buf_attachment *at,
 	}
 	if (ret)
 		goto err_free;
+	if (dmak_export_is_own(at)) {
+		/*
+		 * Imported by the device it belongs to: mapped for it since
+		 * the allocation, at buf->dma, in one run. Mapping the memory
+		 * again would leave DMA-API debugging two entries for one
+		 * address, and then it finds neither for a partial sync.
+		 */
+		sg_dma_address(sgt->sgl) = buf->dma;
+		sg_dma_len(sgt->sgl) = buf->alloc_size;
+		sgt->nents = 1;
+		return sgt;
+	}
 	/* The importer maintains the caches around its own transfers. */
 	ret = dma_map_sgtable(at->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
@@ -65,7 +85,8 @@ static void dmak_export_unmap(struct dma_buf_attachment *at,
 			      struct sg_table *sgt,
 			      enum dma_data_direction dir)
 {
-	dma_unmap_sgtable(at->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (!dmak_export_is_own(at))
+		dma_unmap_sgtable(at->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);
 	kfree(sgt);
 }

@@ -96,6 +96,32 @@ def test_one_buffer_through_both_dmas(both, cached):
     b.freebuffer()
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["coherent", "cached"])
+def test_a_buffer_imported_by_its_own_device(both, cached):
+    """A buffer's dma-buf imported again by the device it belongs to: the
+    import takes the buffer's own bus address (no second mapping), and
+    the original handle and the import both move data, whole and in
+    parts, every byte checked."""
+    dev0, dma0, _, _ = both
+    n = 5 * 4096
+    buf = pydmak.allocate(n, "u1", device=dev0, cacheable=cached)
+    buf[:] = pattern(n, 11)
+    fd = buf.export()
+    try:
+        again = pydmak.from_dmabuf(fd, n, device=dev0)
+    finally:
+        os.close(fd)
+    assert again.physical_address == buf.physical_address
+    dst = pydmak.allocate(n, "u1", device=dev0)
+    assert loopback(dma0, again, dst) == n
+    assert np.array_equal(dst, pattern(n, 11))
+    dst[:] = 0
+    assert loopback(dma0, buf, dst, 64) == 64       # a part of the original
+    assert np.array_equal(dst[:64], pattern(n, 11)[:64])
+    for b in (again, buf, dst):
+        b.freebuffer()
+
+
 def test_a_gather_of_buffers_from_both_devices(both):
     dev0, dma0, dev1, dma1 = both
     p0 = pydmak.allocate(4096, "u1", device=dev0)
