@@ -7,7 +7,7 @@ It runs in the VM guest, as root, on ``dmak_sim.ko instances=2 sg=0,1``
         .venv/bin/python tests/fuzz/dmakfuzz.py --seed 1234 --procs 4
 
 (``make fuzz`` runs it through pytest, tests/fuzz/test_fuzz.py). Several
-processes (``worker.py``; every other one as nobody, without
+processes (``worker.py``; every other one as a user of its own, without
 CAP_SYS_RAWIO) each make ``--calls`` random calls on both devices, and
 every errno must be one that docs/driver.md lists for the call
 (``contract.py``). Meanwhile the runner kills ``--kills`` of them with
@@ -97,6 +97,8 @@ class Proc:
                str(cfg.seed), str(calls)]
         if not self.privileged:
             cmd.append("--unprivileged")
+        elif cfg.procs > 1:
+            cmd.append("--shares-user")
         self.popen = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE,
                                       stderr=self.stderr)
@@ -137,7 +139,8 @@ class Runner:
     def spawn(self, calls, slot=None):
         proc = Proc(self.next_wid, calls, self.cfg)
         self.log(f"worker {proc.wid} started, pid {proc.popen.pid}, "
-                 f"{calls} calls, {'root' if proc.privileged else 'nobody'}")
+                 f"{calls} calls, "
+                 f"{'root' if proc.privileged else f'uid {60000 + proc.wid}'}")
         self.next_wid += 1
         self.procs.append(proc)
         if slot is None:
@@ -273,7 +276,7 @@ def run(cfg):
     nodes = [pathlib.Path(f"/dev/dmak{i}") for i in DEVICES]
     modes = [node.stat().st_mode for node in nodes]
     for node in nodes:
-        node.chmod(0o666)           # for the processes that run as nobody
+        node.chmod(0o666)           # for the processes that are not root
     dmesg_before = len(checks.dmesg().splitlines())
     start = time.monotonic()
     runner = Runner(cfg)
@@ -388,7 +391,7 @@ def main(argv=None):
                         help="seconds without progress taken for a hang")
     parser.add_argument("--reports", default=Config.reports)
     parser.add_argument("--all-root", action="store_true",
-                        help="no process runs as nobody")
+                        help="every process runs as root")
     args = parser.parse_args(argv)
     cfg = Config(seed=args.seed or new_seed(), procs=args.procs,
                  calls=args.calls, kills=args.kills, stall=args.stall,

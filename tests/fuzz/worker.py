@@ -101,11 +101,12 @@ class DevFile:
 class Worker:
     """Makes ``calls`` random calls; see the module's docstring."""
 
-    def __init__(self, wid, seed, calls, privileged=True):
+    def __init__(self, wid, seed, calls, privileged=True, alone=True):
         self.wid = wid
         self.rng = random.Random(f"{seed}:{wid}")
         self.target = calls
         self.privileged = privileged
+        self.alone = alone                  # no other process of its user
         self.arena = umem.Arena()
         self.files = []
         self.chfds = []                     # channel files
@@ -736,7 +737,10 @@ class Worker:
                 and lowest_free_fd() != fds_before:
             self.problem("a failed call left a descriptor open", name, err,
                          args)
-        if used_before is not None and self.buf_used(f) > used_before:
+        # The quota counts per user: only a user's one process (with no
+        # second thread of its own) sees its own ALLOCs alone.
+        if used_before is not None and self.alone and not self.racing \
+                and self.buf_used(f) > used_before:
             self.problem("ALLOC that answered EFAULT kept its memory",
                          name, err, args)
 
@@ -1196,26 +1200,30 @@ def lowest_free_fd():
     return fd
 
 
-def drop_privileges():
-    """Runs on as nobody, without CAP_SYS_RAWIO (RESET and CANCEL then
-    answer EPERM and EBUSY where others have work)."""
+def drop_privileges(wid):
+    """Runs on as a user of its own (uid 60000 + WID), without
+    CAP_SYS_RAWIO: RESET and CANCEL then answer EPERM and EBUSY where
+    others have work, and the buffer quota counts its buffers alone."""
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
-    os.setresuid(65534, 65534, 65534)
+    os.setresuid(60000 + wid, 60000 + wid, 60000 + wid)
 
 
 def main(argv=None):
-    """python worker.py WID SEED CALLS [--unprivileged]: what the runner
-    (dmakfuzz.py) starts."""
+    """python worker.py WID SEED CALLS [--unprivileged] [--shares-user]:
+    what the runner (dmakfuzz.py) starts."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("wid", type=int)
     parser.add_argument("seed", type=int)
     parser.add_argument("calls", type=int)
     parser.add_argument("--unprivileged", action="store_true")
+    parser.add_argument("--shares-user", action="store_true",
+                        help="other processes of the run are root too")
     args = parser.parse_args(argv)
     if args.unprivileged:
-        drop_privileges()
-    Worker(args.wid, args.seed, args.calls, not args.unprivileged).run()
+        drop_privileges(args.wid)
+    Worker(args.wid, args.seed, args.calls, not args.unprivileged,
+           alone=args.unprivileged or not args.shares_user).run()
 
 
 if __name__ == "__main__":
