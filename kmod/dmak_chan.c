@@ -804,18 +804,21 @@ long dmak_ioctl_wait(struct dmak_client *cl, void __user *uarg)
 static long dmak_chan_cancel(struct dmak_chan *ch, struct dmak_client *cl,
 			     u64 seq)
 {
+	bool started = false;
 	struct dmak_req *req;
 	long ret = 0;
 
 	spin_lock_irq(&ch->lock);
 	req = dmak_chan_find(ch, cl, seq);
-	if (!IS_ERR(req) && !req->started)
+	if (IS_ERR(req))
+		ret = PTR_ERR(req);
+	else if (req->started)
+		started = true;
+	else	/* @req may be freed once the lock is dropped */
 		dmak_chan_end(ch, req, DMAK_ST_CANCELLED, 0, 0);
 	spin_unlock_irq(&ch->lock);
-	if (IS_ERR(req))
-		return PTR_ERR(req);
-	if (!req->started)
-		return 0;
+	if (ret || !started)
+		return ret;
 
 	/*
 	 * Only a reset stops a running transfer, unless it ends first; it
