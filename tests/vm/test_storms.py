@@ -173,8 +173,7 @@ def _victim(index, sender, seed, sent):
             dma.sendchannel.transfer(src, 0, length)
         else:
             dma.sendchannel.transfer(src, 0, length)
-        with sent.get_lock():
-            sent.value += 1
+        sent.value += 1                 # the only writer while it lives
         try:
             dma.sendchannel.wait(STUCK_S)
             if mode != 2:
@@ -222,7 +221,10 @@ def test_kill_storm(direct_and_sg, index):
     before = mem_available()
     sim_set("bandwidth", BANDWIDTH, index)
     busy = _MP.Value("i", CHECKERS)
-    sent = _MP.Value("i", 0)            # packets the victims queued
+    # Packets the victims queued, one victim at a time. Without a lock: a
+    # victim killed while it held one would leave it held for good, and
+    # this process waiting on it.
+    sent = _MP.RawValue("i", 0)
     checkers = []
     for sender in range(CHECKERS):
         mine, theirs = _MP.Pipe(duplex=False)
