@@ -140,7 +140,7 @@ class Runner:
         proc = Proc(self.next_wid, calls, self.cfg)
         self.log(f"worker {proc.wid} started, pid {proc.popen.pid}, "
                  f"{calls} calls, "
-                 f"{'root' if proc.privileged else f'uid {60000 + proc.wid}'}")
+                 f"{'root' if proc.privileged else 'a user of its own'}")
         self.next_wid += 1
         self.procs.append(proc)
         if slot is None:
